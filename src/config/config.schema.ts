@@ -1,0 +1,284 @@
+// The one zod schema of the gateway's configuration: its types and defaults come from here.
+// Every key of ../shared/CONTRACT.md is validated here, whether or not the capability that
+// uses it has landed yet (the README says which keys take effect when).
+import { isIP } from 'node:net';
+
+import { z } from 'zod';
+
+import { parseSize } from './size';
+
+/** Values that came through `${VAR}` substitution are strings: accept digit strings for integers. */
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v),
+    z.number().int().min(min).max(max),
+  );
+
+const bool = () =>
+  z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+
+const size = () =>
+  z.union([z.number().int().min(1), z.string()]).transform((v, ctx) => {
+    const bytes = parseSize(v);
+    if (bytes === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'must be a size such as 512kb or 1mb (b, kb, mb)' });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+const method = z.preprocess(
+  (v) => (typeof v === 'string' ? v.toUpperCase() : v),
+  z.enum(HTTP_METHODS),
+);
+
+const cidr = z.string().refine(
+  (v) => {
+    const [addr, bits, extra] = v.split('/');
+    const family = isIP(addr ?? '');
+    if (family === 0 || extra !== undefined) return false;
+    if (bits === undefined) return true;
+    if (!/^\d+$/.test(bits)) return false;
+    return Number(bits) <= (family === 4 ? 32 : 128);
+  },
+  { message: 'must be an IP address or CIDR such as 10.0.0.0/8' },
+);
+
+const window = z.strictObject({ limit: int(1), windowSeconds: int(1, 86_400) });
+
+const serverSchema = z
+  .strictObject({
+    requestTimeoutMs: int(1).default(30_000),
+    bodyLimit: size().default(1024 * 1024),
+    shutdownTimeoutMs: int(0).default(30_000),
+    trustProxy: z.union([z.literal(false), z.array(cidr)]).default(false),
+    clientHeadersTimeoutMs: int(1).default(10_000),
+    clientRequestTimeoutMs: int(0).default(300_000),
+    keepAliveTimeoutMs: int(0).default(65_000),
+    maxHeaderSize: size().default(16 * 1024),
+    maxUrlLength: size().default(8 * 1024),
+  })
+  .prefault({});
+
+const corsSchema = z.strictObject({
+  origins: z.array(z.string().min(1)).min(1),
+  credentials: bool().default(false),
+  methods: z.array(method).default(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']),
+  allowedHeaders: z
+    .array(z.string().min(1))
+    .default(['Authorization', 'Content-Type', 'X-API-Key', 'X-Request-ID']),
+  exposedHeaders: z
+    .array(z.string().min(1))
+    .default([
+      'X-Request-ID',
+      'X-RateLimit-Limit',
+      'X-RateLimit-Remaining',
+      'X-RateLimit-Reset',
+      'RateLimit',
+      'RateLimit-Policy',
+      'Retry-After',
+    ]),
+  maxAgeSeconds: int(0).default(600),
+});
+
+const apiKeySchema = z
+  .strictObject({
+    name: z.string().min(1),
+    key: z.string().optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters')
+      .optional(),
+    roles: z.array(z.string().min(1)).default([]),
+  })
+  .superRefine((k, ctx) => {
+    if ((k.key === undefined) === (k.sha256 === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'needs exactly one of key or sha256' });
+    }
+  });
+
+const authSchema = z
+  .strictObject({
+    jwt: z
+      .strictObject({
+        algorithms: z
+          .array(z.enum(['HS256', 'RS256']))
+          .min(1)
+          .default(['HS256']),
+        secret: z.string().optional(),
+        publicKeyFile: z.string().min(1).optional(),
+        jwksUri: z.url({ protocol: /^https?$/ }).optional(),
+        issuer: z.string().optional(),
+        audience: z.string().optional(),
+        clockToleranceSeconds: int(0, 3600).default(0),
+      })
+      .prefault({}),
+    apiKeys: z
+      .strictObject({
+        header: z
+          .string()
+          .regex(/^[A-Za-z0-9-]+$/, 'must be a header name')
+          .default('X-API-Key'),
+        keys: z.array(apiKeySchema).default([]),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const oauthClientSchema = z
+  .strictObject({
+    clientId: z.string().min(1),
+    clientSecret: z.string().optional(),
+    secretHash: z
+      .string()
+      .regex(/^(\$2[aby]\$\d{2}\$.{53}|\$argon2id\$.+)$/, 'must be a bcrypt or argon2id hash')
+      .optional(),
+    scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a scope token')).default([]),
+    roles: z.array(z.string().min(1)).default([]),
+  })
+  .superRefine((c, ctx) => {
+    if ((c.clientSecret === undefined) === (c.secretHash === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'needs exactly one of clientSecret or secretHash' });
+    }
+  });
+
+const oauthSchema = z
+  .strictObject({
+    tokenTtlSeconds: int(1, 86_400 * 30).default(3600),
+    signing: z
+      .discriminatedUnion('algorithm', [
+        z.strictObject({ algorithm: z.literal('HS256') }),
+        z.strictObject({ algorithm: z.literal('RS256'), privateKeyFile: z.string().min(1) }),
+      ])
+      .default({ algorithm: 'HS256' }),
+    clients: z.array(oauthClientSchema).default([]),
+  })
+  .prefault({});
+
+const rateLimitSchema = z
+  .strictObject({
+    enabled: bool().default(true),
+    store: z.enum(['memory', 'redis']).default('memory'),
+    redisKeyPrefix: z.string().default('gw:'),
+    onStoreError: z.enum(['allow', 'deny']).default('allow'),
+    tiers: z
+      .strictObject({
+        public: window.default({ limit: 100, windowSeconds: 60 }),
+        authenticated: window.default({ limit: 1000, windowSeconds: 60 }),
+        admin: window.default({ limit: 10_000, windowSeconds: 60 }),
+      })
+      .prefault({}),
+    tokenEndpoint: window.default({ limit: 10, windowSeconds: 60 }),
+  })
+  .prefault({});
+
+export const gatewayFileSchema = z
+  .strictObject({
+    server: serverSchema,
+    cors: corsSchema.optional(),
+    auth: authSchema,
+    oauth: oauthSchema,
+    rateLimit: rateLimitSchema,
+  })
+  .prefault({});
+
+const healthCheckSchema = z.strictObject({
+  path: z.string().startsWith('/', 'must start with /').default('/health'),
+  intervalMs: int(100).default(10_000),
+  timeoutMs: int(1).default(2000),
+  healthyThreshold: int(1).default(2),
+  unhealthyThreshold: int(1).default(3),
+});
+
+const targetSchema = z.strictObject({
+  url: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .refine((u) => !/[?#]/.test(u), { message: 'must not have a query or fragment' }),
+  weight: int(1, 1000).default(1),
+});
+
+const routeRateLimitSchema = z.union([
+  z.literal(false),
+  z.strictObject({
+    limit: int(1),
+    windowSeconds: int(1, 86_400),
+    scope: z.enum(['ip', 'user', 'endpoint']).default('ip'),
+  }),
+]);
+
+const SEGMENT = /^(\*|:[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9\-._~!$&'()+,;=:@%]+)$/;
+
+const routePath = z
+  .string()
+  .startsWith('/', 'must start with /')
+  .refine((p) => !p.startsWith('/') || p === '/' || p.slice(1).split('/').every((s) => SEGMENT.test(s)), {
+    message: 'must be /-separated segments: literals, :name or a final *',
+  })
+  .refine((p) => !p.slice(0, -1).includes('*'), { message: '* may only be the last segment' });
+
+const routeSchema = z
+  .strictObject({
+    path: routePath,
+    rewrite: z.string().startsWith('/', 'must start with /').optional(),
+    methods: z.array(method).min(1).optional(),
+    auth: z.enum(['none', 'jwt', 'apiKey', 'any']).default('none'),
+    roles: z.array(z.string().min(1)).default([]),
+    scopes: z.array(z.string().min(1)).default([]),
+    rateLimit: routeRateLimitSchema.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.auth === 'none' && (r.roles.length > 0 || r.scopes.length > 0)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [r.roles.length > 0 ? 'roles' : 'scopes'],
+        message: 'needs auth jwt, apiKey or any (auth is none)',
+      });
+    }
+    if (r.rewrite !== undefined) {
+      if (r.rewrite.includes('*') && !r.path.endsWith('*')) {
+        ctx.addIssue({ code: 'custom', path: ['rewrite'], message: 'uses * but path has none' });
+      }
+      const params = new Set(r.path.split('/').filter((s) => s.startsWith(':')));
+      for (const s of r.rewrite.split('/')) {
+        if (s.startsWith(':') && !params.has(s)) {
+          ctx.addIssue({ code: 'custom', path: ['rewrite'], message: `uses ${s}, not in path` });
+        }
+      }
+    }
+  });
+
+export const serviceFileSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, - or _'),
+  targets: z.array(targetSchema).min(1),
+  loadBalancing: z.enum(['round-robin', 'weighted']).default('round-robin'),
+  timeoutMs: int(1).optional(),
+  healthCheck: healthCheckSchema.optional(),
+  circuitBreaker: z
+    .strictObject({
+      errorThresholdPercentage: int(1, 100).default(50),
+      rollingWindowMs: int(100).default(60_000),
+      resetTimeoutMs: int(100).default(30_000),
+      volumeThreshold: int(1).default(10),
+    })
+    .prefault({}),
+  routes: z.array(routeSchema).min(1),
+});
+
+export type GatewaySettings = z.output<typeof gatewayFileSchema>;
+export type ServerSettings = GatewaySettings['server'];
+export type CorsSettings = NonNullable<GatewaySettings['cors']>;
+export type AuthSettings = GatewaySettings['auth'];
+export type OAuthSettings = GatewaySettings['oauth'];
+export type RateLimitSettings = GatewaySettings['rateLimit'];
+export type ServiceSettings = z.output<typeof serviceFileSchema>;
+export type RouteSettings = ServiceSettings['routes'][number];
+export type TargetSettings = ServiceSettings['targets'][number];
+export type HealthCheckSettings = NonNullable<ServiceSettings['healthCheck']>;
+export type CircuitBreakerSettings = ServiceSettings['circuitBreaker'];
+export type RouteAuth = RouteSettings['auth'];
+export const ALL_METHODS: readonly HttpMethod[] = HTTP_METHODS;
