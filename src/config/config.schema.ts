@@ -136,7 +136,9 @@ const oauthClientSchema = z
       .string()
       .regex(/^(\$2[aby]\$\d{2}\$.{53}|\$argon2id\$.+)$/, 'must be a bcrypt or argon2id hash')
       .optional(),
-    scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a scope token')).default([]),
+    scopes: z
+      .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a scope token'))
+      .default([]),
     roles: z.array(z.string().min(1)).default([]),
   })
   .superRefine((c, ctx) => {
@@ -214,9 +216,18 @@ const SEGMENT = /^(\*|:[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9\-._~!$&'()+,;=:@%]+)$/;
 const routePath = z
   .string()
   .startsWith('/', 'must start with /')
-  .refine((p) => !p.startsWith('/') || p === '/' || p.slice(1).split('/').every((s) => SEGMENT.test(s)), {
-    message: 'must be /-separated segments: literals, :name or a final *',
-  })
+  .refine(
+    (p) =>
+      !p.startsWith('/') ||
+      p === '/' ||
+      p
+        .slice(1)
+        .split('/')
+        .every((s) => SEGMENT.test(s)),
+    {
+      message: 'must be /-separated segments: literals, :name or a final *',
+    },
+  )
   .refine((p) => !p.slice(0, -1).includes('*'), { message: '* may only be the last segment' });
 
 const routeSchema = z
@@ -251,9 +262,7 @@ const routeSchema = z
   });
 
 export const serviceFileSchema = z.strictObject({
-  name: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, - or _'),
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, - or _'),
   targets: z.array(targetSchema).min(1),
   loadBalancing: z.enum(['round-robin', 'weighted']).default('round-robin'),
   timeoutMs: int(1).optional(),

@@ -1,0 +1,31 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import type { Logger } from 'pino';
+
+import { AllExceptionsFilter } from './common/all-exceptions.filter';
+import type { ConfigSnapshot } from './config/config-loader';
+import type { Env } from './config/env-substitution';
+import { GatewayConfigModule } from './config/gateway-config.module';
+import { LoggingModule } from './logging/logging.module';
+import { RoutingModule } from './routing/routing.module';
+
+export interface AppOptions {
+  readonly snapshot: ConfigSnapshot;
+  readonly env: Env;
+  readonly logger: Logger;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(options: AppOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        GatewayConfigModule.forRoot({ initial: options.snapshot, env: options.env }),
+        LoggingModule.forRoot(options.logger),
+        RoutingModule,
+      ],
+      providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
+    };
+  }
+}

@@ -1,0 +1,48 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  Logger,
+} from '@nestjs/common';
+
+import { sendError } from './error-response';
+import { GatewayException } from './gateway.exception';
+import { contextOf } from './request-context';
+import { requestIdFrom } from './request-id';
+
+/**
+ * The one owner of the error body, for the proxy path and the own endpoints alike.
+ * Returns a value: on the proxy path Nest's external exceptions handler would otherwise
+ * log and rethrow after the response has gone.
+ */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): true {
+    const http = host.switchToHttp();
+    const req = http.getRequest<IncomingMessage>();
+    const res = http.getResponse<ServerResponse>();
+    const requestId = contextOf(req)?.id ?? requestIdFrom(req.headers['x-request-id']);
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const headers = exception instanceof GatewayException ? exception.headers : undefined;
+      sendError(res, status, messageOf(exception), requestId, headers);
+      return true;
+    }
+    this.logger.error({ msg: 'unexpected error', requestId, err: exception });
+    sendError(res, 500, 'Internal server error', requestId);
+    return true;
+  }
+}
+
+function messageOf(e: HttpException): string {
+  const r = e.getResponse();
+  if (typeof r === 'string') return r;
+  const m = (r as { message?: unknown }).message;
+  if (Array.isArray(m)) return m.map(String).join('; ');
+  return typeof m === 'string' ? m : e.message;
+}

@@ -1,0 +1,12 @@
+import { HttpException } from '@nestjs/common';
+
+/** An HTTP error the gateway makes itself, with the extra response headers it needs. */
+export class GatewayException extends HttpException {
+  constructor(
+    status: number,
+    message: string,
+    readonly headers?: Readonly<Record<string, string | number>>,
+  ) {
+    super(message, status);
+  }
+}

@@ -1,0 +1,301 @@
+// Reads a config folder (gateway.yaml + services/*.yaml) into one validated, frozen snapshot,
+// or into the list of every problem found, one line each: `<file>: <key.path>: <what>`.
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import { parseDocument } from 'yaml';
+
+import { findRouteConflicts, RouteTable } from '../routing/route-table';
+import {
+  gatewayFileSchema,
+  type GatewaySettings,
+  serviceFileSchema,
+  type ServiceSettings,
+} from './config.schema';
+import { formatZodIssues } from './config-problems';
+import { type Env, substituteEnv } from './env-substitution';
+import { patternOverlapsOwnedPath } from './owned-paths';
+
+export const GATEWAY_FILE = 'gateway.yaml';
+export const SERVICES_DIR = 'services';
+
+export interface LoadedService {
+  /** Relative to the config folder, e.g. `services/orders.yaml`. */
+  readonly file: string;
+  readonly settings: ServiceSettings;
+}
+
+export interface ConfigSnapshot {
+  /** Hash of every file's name and bytes: equal revisions mean identical folders. */
+  readonly revision: string;
+  readonly loadedAt: Date;
+  readonly dir: string;
+  /** Relative file name -> sha256 of its bytes, to report what a reload changed. */
+  readonly files: ReadonlyMap<string, string>;
+  readonly gateway: GatewaySettings;
+  readonly services: readonly LoadedService[];
+  /** From REDIS_URL; read with the files so a reload sees one consistent view. */
+  readonly redisUrl: string | undefined;
+  /** Things worth one log line each (skipped empty keys, a random JWT key). */
+  readonly warnings: readonly string[];
+}
+
+export type LoadResult =
+  | { readonly ok: true; readonly snapshot: ConfigSnapshot }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+interface RawFile {
+  readonly name: string;
+  readonly text: string;
+}
+
+export function loadConfig(dirArg: string, env: Env): LoadResult {
+  const dir = resolve(dirArg);
+  const problems: string[] = [];
+  const files = readFolder(dir, problems);
+  if (files === undefined) return { ok: false, problems };
+
+  const gatewayRaw = files.find((f) => f.name === GATEWAY_FILE);
+  const gateway = validate(gatewayRaw ?? { name: GATEWAY_FILE, text: '' }, env, problems, (v) =>
+    gatewayFileSchema.safeParse(v ?? {}),
+  );
+  const services: LoadedService[] = [];
+  for (const f of files) {
+    if (f.name === GATEWAY_FILE) continue;
+    const settings = validate(f, env, problems, (v) => serviceFileSchema.safeParse(v));
+    if (settings) services.push({ file: f.name, settings });
+  }
+
+  const warnings: string[] = [];
+  const redisUrl = env.REDIS_URL === '' ? undefined : env.REDIS_URL;
+  if (gateway) checkGateway(gateway, dir, redisUrl, problems, warnings);
+  checkServices(services, problems, warnings);
+  if (problems.length > 0 || !gateway) return { ok: false, problems };
+
+  const hashes = new Map<string, string>();
+  const whole = createHash('sha256');
+  for (const f of files) {
+    hashes.set(f.name, createHash('sha256').update(f.text).digest('hex'));
+    whole.update(f.name).update('\0').update(f.text).update('\0');
+  }
+  const snapshot: ConfigSnapshot = {
+    revision: whole.digest('hex').slice(0, 16),
+    loadedAt: new Date(),
+    dir,
+    files: hashes,
+    gateway,
+    services,
+    redisUrl,
+    warnings,
+  };
+  return { ok: true, snapshot: deepFreeze(snapshot) };
+}
+
+function readFolder(dir: string, problems: string[]): RawFile[] | undefined {
+  if (!isDir(dir)) {
+    problems.push(`${dir}: (root): is not a readable folder`);
+    return undefined;
+  }
+  const out: RawFile[] = [];
+  const gatewayPath = join(dir, GATEWAY_FILE);
+  try {
+    out.push({ name: GATEWAY_FILE, text: readFileSync(gatewayPath, 'utf8') });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      problems.push(`${GATEWAY_FILE}: (root): cannot be read`);
+    }
+  }
+  const servicesDir = join(dir, SERVICES_DIR);
+  if (isDir(servicesDir)) {
+    const names = readdirSync(servicesDir)
+      .filter((n) => n.endsWith('.yaml') || n.endsWith('.yml'))
+      .sort();
+    for (const n of names) {
+      const name = `${SERVICES_DIR}/${n}`;
+      try {
+        out.push({ name, text: readFileSync(join(servicesDir, n), 'utf8') });
+      } catch {
+        problems.push(`${name}: (root): cannot be read`);
+      }
+    }
+  }
+  return problems.length > 0 ? undefined : out;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+interface Parsed<T> {
+  success: boolean;
+  data?: T;
+  error?: { issues: Parameters<typeof formatZodIssues>[1] };
+}
+
+function validate<T>(
+  file: RawFile,
+  env: Env,
+  problems: string[],
+  parse: (v: unknown) => Parsed<T>,
+): T | undefined {
+  const doc = parseDocument(file.text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    for (const err of doc.errors) {
+      const line = err.linePos?.[0].line;
+      const what = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      problems.push(`${file.name}: ${line ? `(line ${line})` : '(root)'}: invalid YAML: ${what}`);
+    }
+    return undefined;
+  }
+  const result = parse(substituteEnv(doc.toJS(), env));
+  if (!result.success) {
+    problems.push(...formatZodIssues(file.name, result.error?.issues ?? []));
+    return undefined;
+  }
+  return result.data;
+}
+
+function checkGateway(
+  g: GatewaySettings,
+  dir: string,
+  redisUrl: string | undefined,
+  problems: string[],
+  warnings: string[],
+): void {
+  const at = (key: string, what: string) => problems.push(`${GATEWAY_FILE}: ${key}: ${what}`);
+  if (g.rateLimit.store === 'redis' && !redisUrl) {
+    at('rateLimit.store', 'redis needs the REDIS_URL environment variable');
+  }
+  const jwt = g.auth.jwt;
+  if (jwt.publicKeyFile)
+    checkKeyFile(dir, jwt.publicKeyFile, 'public', 'auth.jwt.publicKeyFile', at);
+  if (jwt.algorithms.includes('RS256') && !jwt.publicKeyFile && !jwt.jwksUri) {
+    if (g.oauth.signing.algorithm !== 'RS256') {
+      at('auth.jwt.algorithms', 'RS256 needs auth.jwt.publicKeyFile or auth.jwt.jwksUri');
+    }
+  }
+  if (jwt.publicKeyFile && jwt.jwksUri) {
+    at('auth.jwt.jwksUri', 'give publicKeyFile or jwksUri, not both');
+  }
+  if (jwt.algorithms.includes('HS256') && !jwt.secret) {
+    warnings.push(
+      `${GATEWAY_FILE}: auth.jwt.secret: empty; HS256 uses a random per-process key (tokens will not survive a restart or work across instances)`,
+    );
+  }
+  if (g.oauth.signing.algorithm === 'RS256') {
+    checkKeyFile(
+      dir,
+      g.oauth.signing.privateKeyFile,
+      'private',
+      'oauth.signing.privateKeyFile',
+      at,
+    );
+  }
+  g.auth.apiKeys.keys.forEach((k, i) => {
+    if (k.key === '') warnings.push(`${GATEWAY_FILE}: auth.apiKeys.keys[${i}].key: empty; skipped`);
+  });
+  g.oauth.clients.forEach((c, i) => {
+    if (c.clientSecret === '') {
+      warnings.push(`${GATEWAY_FILE}: oauth.clients[${i}].clientSecret: empty; skipped`);
+    }
+  });
+  const names = new Set<string>();
+  g.auth.apiKeys.keys.forEach((k, i) => {
+    if (names.has(k.name)) at(`auth.apiKeys.keys[${i}].name`, 'duplicate key name');
+    names.add(k.name);
+  });
+  const ids = new Set<string>();
+  g.oauth.clients.forEach((c, i) => {
+    if (ids.has(c.clientId)) at(`oauth.clients[${i}].clientId`, 'duplicate client id');
+    ids.add(c.clientId);
+  });
+  if (g.cors?.credentials && g.cors.origins.includes('*')) {
+    at('cors.origins', '"*" cannot be used with credentials: true');
+  }
+}
+
+function checkKeyFile(
+  dir: string,
+  file: string,
+  kind: 'public' | 'private',
+  key: string,
+  at: (key: string, what: string) => void,
+): void {
+  let pem: string;
+  try {
+    pem = readFileSync(resolve(dir, file), 'utf8');
+  } catch {
+    at(key, 'cannot read the file (paths are relative to the config folder)');
+    return;
+  }
+  try {
+    const k = kind === 'public' ? createPublicKey(pem) : createPrivateKey(pem);
+    if (k.asymmetricKeyType !== 'rsa') at(key, 'must be an RSA key');
+  } catch {
+    at(key, `is not a PEM ${kind} key`);
+  }
+}
+
+function checkServices(
+  services: readonly LoadedService[],
+  problems: string[],
+  warnings: string[],
+): void {
+  const byName = new Map<string, string>();
+  for (const s of services) {
+    const first = byName.get(s.settings.name);
+    if (first) problems.push(`${s.file}: name: duplicate service name (also in ${first})`);
+    else byName.set(s.settings.name, s.file);
+  }
+  const owners: { file: string; index: number }[] = [];
+  const defs = services.flatMap((s) =>
+    s.settings.routes.map((r, index) => {
+      owners.push({ file: s.file, index });
+      if (patternOverlapsOwnedPath(r.path)) {
+        problems.push(
+          `${s.file}: routes[${index}].path: can match a gateway-owned path (/health, /ready, /metrics, /oauth/*, /.well-known/*, /api/gateway/*)`,
+        );
+      }
+      const def = { pattern: r.path, methods: r.methods, rewrite: r.rewrite, data: null };
+      try {
+        RouteTable.compile([def]);
+      } catch (e) {
+        const what = (e as Error).message.replace(/^route \d+: /, '');
+        problems.push(
+          `${s.file}: routes[${index}].${what.startsWith('rewrite') ? 'rewrite' : 'path'}: ${what}`,
+        );
+      }
+      return def;
+    }),
+  );
+  for (const [a, b] of findRouteConflicts(defs)) {
+    const first = owners[a];
+    const second = owners[b];
+    problems.push(
+      `${second.file}: routes[${second.index}].path: same pattern and methods as ${first.file} routes[${first.index}]`,
+    );
+  }
+  services.forEach((s) => {
+    if (
+      s.settings.loadBalancing === 'round-robin' &&
+      s.settings.targets.some((t) => t.weight !== 1)
+    ) {
+      warnings.push(`${s.file}: targets: weights are ignored unless loadBalancing is weighted`);
+    }
+  });
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    if (!(o instanceof Map) && !(o instanceof Date)) {
+      for (const v of Object.values(o)) deepFreeze(v);
+    }
+    Object.freeze(o);
+  }
+  return o;
+}

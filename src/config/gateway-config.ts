@@ -1,0 +1,93 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+
+import { type ConfigSnapshot, loadConfig } from './config-loader';
+import type { GatewayConfigOptions } from './gateway-config.constants';
+import { GATEWAY_CONFIG_OPTIONS } from './gateway-config.module-definition';
+
+export type ReloadResult =
+  | { readonly ok: true; readonly revision: string; readonly changed: readonly string[] }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+export type ConfigListener = (next: ConfigSnapshot, previous: ConfigSnapshot) => void;
+export type ReloadListener = (result: ReloadResult) => void;
+
+/**
+ * The current configuration snapshot. A reload builds and validates a whole new snapshot
+ * and swaps it in one assignment; whoever read the old one (a request in flight) keeps it.
+ */
+@Injectable()
+export class GatewayConfig implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Config');
+  private snapshot: ConfigSnapshot;
+  private readonly listeners = new Set<ConfigListener>();
+  private readonly reloadListeners = new Set<ReloadListener>();
+  private readonly onSighup = () => {
+    this.logger.log('SIGHUP received: reloading configuration');
+    this.reload();
+  };
+
+  constructor(@Inject(GATEWAY_CONFIG_OPTIONS) private readonly options: GatewayConfigOptions) {
+    this.snapshot = options.initial;
+  }
+
+  get current(): ConfigSnapshot {
+    return this.snapshot;
+  }
+
+  /** Called after each applied reload, in registration order; returns an unsubscribe. */
+  onChange(listener: ConfigListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Called after every reload attempt, applied or rejected (metrics). */
+  onReload(listener: ReloadListener): () => void {
+    this.reloadListeners.add(listener);
+    return () => this.reloadListeners.delete(listener);
+  }
+
+  reload(): ReloadResult {
+    const result = this.tryReload();
+    for (const l of this.reloadListeners) l(result);
+    return result;
+  }
+
+  private tryReload(): ReloadResult {
+    const loaded = loadConfig(this.snapshot.dir, this.options.env);
+    if (!loaded.ok) {
+      this.logger.warn({
+        msg: 'config reload rejected; the running configuration stays in force',
+        problems: loaded.problems,
+      });
+      return { ok: false, problems: loaded.problems };
+    }
+    const previous = this.snapshot;
+    const next = loaded.snapshot;
+    const changed = changedFiles(previous, next);
+    this.snapshot = next;
+    for (const w of next.warnings) this.logger.warn(w);
+    for (const l of this.listeners) l(next, previous);
+    this.logger.log({ msg: 'config reloaded', revision: next.revision, changed });
+    return { ok: true, revision: next.revision, changed };
+  }
+
+  onApplicationBootstrap(): void {
+    for (const w of this.snapshot.warnings) this.logger.warn(w);
+    process.on('SIGHUP', this.onSighup);
+  }
+
+  onApplicationShutdown(): void {
+    process.off('SIGHUP', this.onSighup);
+  }
+}
+
+function changedFiles(a: ConfigSnapshot, b: ConfigSnapshot): string[] {
+  const names = new Set([...a.files.keys(), ...b.files.keys()]);
+  return [...names].filter((n) => a.files.get(n) !== b.files.get(n)).sort();
+}

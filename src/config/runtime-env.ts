@@ -1,0 +1,33 @@
+// The process environment the gateway reads, validated once. Nothing outside the config
+// module reads process.env.
+import { z } from 'zod';
+
+const port = z.preprocess(
+  (v) => (v === '' || v === undefined ? undefined : Number(v)),
+  z.number().int().min(0).max(65_535),
+);
+
+export const runtimeEnvSchema = z.object({
+  PORT: port.default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  GATEWAY_CONFIG_DIR: z.string().min(1).default('./config'),
+  LOG_LEVEL: z
+    .preprocess(
+      (v) => (v === '' ? undefined : v),
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+    )
+    .default('info'),
+  LOG_FORMAT: z
+    .preprocess((v) => (v === '' ? undefined : v), z.enum(['json', 'pretty']).optional())
+    .default('json'),
+});
+
+export type RuntimeEnv = z.output<typeof runtimeEnvSchema>;
+
+/** Used with @nestjs/config's `validate`; throws one readable line per problem. */
+export function parseRuntimeEnv(raw: Record<string, unknown>): RuntimeEnv {
+  const r = runtimeEnvSchema.safeParse(raw);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => `environment: ${i.path.join('.')}: ${i.message}`);
+  throw new Error(lines.join('\n'));
+}

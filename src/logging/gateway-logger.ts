@@ -1,0 +1,28 @@
+import pino, { type Logger } from 'pino';
+
+import type { RuntimeEnv } from '../config/runtime-env';
+
+/** Never logged, wherever they turn up in a logged object. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'req.headers["proxy-authorization"]',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.cookie',
+  'headers["x-api-key"]',
+];
+
+/** The one pino instance: Nest's logger (through nestjs-pino) and the access log share it. */
+export function createGatewayLogger(env: Pick<RuntimeEnv, 'LOG_LEVEL' | 'LOG_FORMAT'>): Logger {
+  const options = {
+    level: env.LOG_LEVEL,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    base: { pid: process.pid },
+  };
+  if (env.LOG_FORMAT === 'pretty') {
+    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });
+  }
+  return pino(options);
+}

@@ -1,0 +1,29 @@
+import { readStartup } from './config/startup';
+import { startGateway } from './gateway';
+import { createGatewayLogger } from './logging/gateway-logger';
+
+async function main(): Promise<void> {
+  const startup = readStartup();
+  if (!startup.ok) {
+    for (const line of startup.problems) process.stderr.write(`${line}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const logger = createGatewayLogger(startup.env);
+  try {
+    await startGateway({
+      snapshot: startup.snapshot,
+      env: startup.raw,
+      logger,
+      port: startup.env.PORT,
+      host: startup.env.HOST,
+    });
+  } catch (err) {
+    logger.fatal({ err }, 'gateway failed to start');
+    process.exitCode = 1;
+    logger.flush();
+    process.exit(1);
+  }
+}
+
+void main();

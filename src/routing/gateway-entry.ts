@@ -1,0 +1,156 @@
+// The one file that knows proxied calls never pass through Express. The HTTP server's
+// request listener is ours: it gives every request its id and `finish` hook, hands the
+// gateway's own endpoints to Express, and runs proxied calls through Nest's pipeline
+// (guards, interceptors, filters) via ExternalContextCreator, in front of Express.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import { Injectable, Logger } from '@nestjs/common';
+import { ExternalContextCreator, HttpAdapterHost } from '@nestjs/core';
+
+import { sendError } from '../common/error-response';
+import type { GatewayRequest, RequestContext } from '../common/request-context';
+import { requestIdFrom } from '../common/request-id';
+import { isOwnedPath } from '../config/owned-paths';
+import { AccessLog } from '../logging/access-log';
+import { unmapIPv4 } from './client-address';
+import { GatewayRoutes } from './gateway-routes';
+import { normalizePath } from './path-normalizer';
+import { ProxyController } from './proxy.controller';
+import { prepareUpstreamHeaders } from './upstream/forwarded-headers';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+type Forward = (req: IncomingMessage, res: ServerResponse, next: () => void) => Promise<unknown>;
+
+const noop = () => undefined;
+
+@Injectable()
+export class GatewayEntry {
+  private readonly logger = new Logger('GatewayEntry');
+  private forward: Forward | undefined;
+  private express: Handler | undefined;
+
+  constructor(
+    private readonly routes: GatewayRoutes,
+    private readonly externalContextCreator: ExternalContextCreator,
+    private readonly proxy: ProxyController,
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly accessLog: AccessLog,
+  ) {}
+
+  /** Wraps the proxy pipeline once; call after `app.init()`. Returns the request listener. */
+  bind(): Handler {
+    this.forward = this.externalContextCreator.create(
+      this.proxy,
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- ECC applies it to the instance
+      this.proxy.forward as (...args: unknown[]) => unknown,
+      'forward',
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      { guards: true, interceptors: true, filters: true },
+      'http',
+    ) as Forward;
+    this.express = this.adapterHost.httpAdapter.getInstance<Handler>();
+    return this.handle;
+  }
+
+  readonly handle: Handler = (req, res) => {
+    const state = this.routes.current;
+    const ctx: RequestContext = {
+      id: requestIdFrom(req.headers['x-request-id']),
+      startedAt: process.hrtime.bigint(),
+      clientIp: '',
+      routeLabel: 'none',
+      serviceLabel: 'none',
+      routing: state,
+    };
+    (req as GatewayRequest).gateway = ctx;
+    res.setHeader('X-Request-ID', ctx.id);
+    res.once('close', () => this.accessLog.record(req, res, ctx));
+
+    const peer = unmapIPv4(req.socket.remoteAddress ?? '');
+    ctx.clientIp = state.clientAddress.clientIp(peer, req.headers['x-forwarded-for']);
+
+    const url = req.url ?? '/';
+    const server = state.server;
+    if (url.length > server.maxUrlLength) {
+      return sendError(res, 414, 'URL is longer than the limit', ctx.id, CLOSE);
+    }
+    if (headerBytes(req) > server.maxHeaderSize) {
+      return sendError(res, 431, 'request header block is larger than the limit', ctx.id, CLOSE);
+    }
+
+    const q = url.indexOf('?');
+    let raw = q === -1 ? url : url.slice(0, q);
+    if (raw.charCodeAt(0) !== 47) {
+      const absolute = absolutePath(raw);
+      if (absolute === undefined) return sendError(res, 400, 'invalid request target', ctx.id);
+      raw = absolute;
+    }
+    if (isOwnedPath(raw)) {
+      (this.express as Handler)(req, res);
+      return;
+    }
+    const path = normalizePath(raw);
+    if (path === undefined) return sendError(res, 400, 'invalid percent-encoding in path', ctx.id);
+    // A path that only reaches an own endpoint once normalised is disguised: refuse it.
+    if (path !== raw && isOwnedPath(path)) return sendError(res, 404, 'no route', ctx.id);
+
+    const table = state.table;
+    const found = table.lookup(req.method ?? 'GET', path);
+    if (found.kind === 'not-found') return sendError(res, 404, 'no route', ctx.id);
+    if (found.kind === 'method-not-allowed') {
+      return sendError(res, 405, 'method not allowed', ctx.id, { Allow: found.allow.join(', ') });
+    }
+    const match = found.match;
+    if (path !== raw) {
+      // If the path as sent matched a route that its normalised form no longer matches,
+      // a `..` walked out of that route's prefix.
+      const asSent = table.lookup(req.method ?? 'GET', raw);
+      if (asSent.kind === 'matched' && !table.matchesPattern(asSent.match.route, path)) {
+        return sendError(res, 404, 'no route', ctx.id);
+      }
+    }
+    ctx.match = match;
+    ctx.routeLabel = match.route.pattern;
+    ctx.serviceLabel = match.route.data.service.name;
+    ctx.query = q === -1 ? '' : url.slice(q);
+
+    const length = req.headers['content-length'];
+    if (length !== undefined && Number(length) > server.bodyLimit) {
+      return sendError(res, 413, 'request body is larger than the limit', ctx.id, CLOSE);
+    }
+    // Before the guards run: client-sent X-User-* are gone before authentication adds ours.
+    prepareUpstreamHeaders(req.headers, {
+      peer,
+      peerTrusted: state.clientAddress.isTrusted(peer),
+      encrypted: (req.socket as { encrypted?: boolean }).encrypted === true,
+      requestId: ctx.id,
+    });
+    (this.forward as Forward)(req, res, noop).catch((err: unknown) => {
+      this.logger.error({ msg: 'proxy pipeline failed', requestId: ctx.id, err });
+      sendError(res, 500, 'Internal server error', ctx.id);
+    });
+  };
+}
+
+const CLOSE = { Connection: 'close' } as const;
+
+/** Bytes of the header block as sent (names, values, `: ` and CRLF). */
+function headerBytes(req: IncomingMessage): number {
+  const raw = req.rawHeaders;
+  let n = 0;
+  for (let i = 0; i < raw.length; i++) n += raw[i].length + 2;
+  return n;
+}
+
+/** The path of an absolute-form request target (`GET http://host/path`), if it is one. */
+function absolutePath(target: string): string | undefined {
+  if (!/^https?:\/\//i.test(target)) return undefined;
+  try {
+    return new URL(target).pathname;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,78 @@
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+
+import type { RouteSettings } from '../config/config.schema';
+import type { ConfigSnapshot } from '../config/config-loader';
+import { GatewayConfig } from '../config/gateway-config';
+import { ClientAddressResolver } from './client-address';
+import { type RouteMatch, RouteTable } from './route-table';
+import { ServiceRegistry } from './upstream/service-registry';
+import type { UpstreamService } from './upstream/upstream-service';
+
+export interface GatewayRoute {
+  readonly settings: RouteSettings;
+  readonly service: UpstreamService;
+  /** The service file the route came from, for the admin API and config messages. */
+  readonly file: string;
+}
+
+export type GatewayRouteMatch = RouteMatch<GatewayRoute>;
+
+declare module '../common/request-context' {
+  interface RequestContext {
+    /** The routing state the request started with (it keeps it across a reload). */
+    routing?: RoutingState;
+    match?: GatewayRouteMatch;
+    /** The query string including `?`, or ''. */
+    query?: string;
+  }
+}
+
+/** Everything per-request code needs from one config snapshot, compiled once. */
+export class RoutingState {
+  readonly table: RouteTable<GatewayRoute>;
+  readonly clientAddress: ClientAddressResolver;
+
+  constructor(
+    readonly snapshot: ConfigSnapshot,
+    services: ReadonlyMap<string, UpstreamService>,
+  ) {
+    this.table = RouteTable.compile(
+      snapshot.services.flatMap(({ file, settings }) =>
+        settings.routes.map((r) => ({
+          pattern: r.path,
+          methods: r.methods,
+          rewrite: r.rewrite,
+          data: { settings: r, service: services.get(settings.name) as UpstreamService, file },
+        })),
+      ),
+    );
+    this.clientAddress = new ClientAddressResolver(snapshot.gateway.server.trustProxy);
+  }
+
+  get server() {
+    return this.snapshot.gateway.server;
+  }
+}
+
+/** The compiled route table of the current snapshot, rebuilt atomically on reload. */
+@Injectable()
+export class GatewayRoutes implements OnModuleDestroy {
+  private state: RoutingState;
+  private readonly unsubscribe: () => void;
+
+  constructor(config: GatewayConfig, registry: ServiceRegistry) {
+    const build = (s: ConfigSnapshot) => new RoutingState(s, registry.build(s));
+    this.state = build(config.current);
+    this.unsubscribe = config.onChange((next) => {
+      this.state = build(next);
+    });
+  }
+
+  get current(): RoutingState {
+    return this.state;
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe();
+  }
+}

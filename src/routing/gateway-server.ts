@@ -1,0 +1,81 @@
+// The HTTP server the gateway listens on. Nest's ExpressAdapter would create it with
+// Express as the request listener and no parser limits; ours is created with the
+// contract's limits and timeouts and a listener that the entry takes over once wired.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+import { ExpressAdapter } from '@nestjs/platform-express';
+
+import { errorBody } from '../common/error-response';
+import { requestIdFrom } from '../common/request-id';
+import type { ServerSettings } from '../config/config.schema';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export class GatewayHttpAdapter extends ExpressAdapter {
+  private handler: Handler = (req, res) => {
+    // Before the pipeline is wired (start-up): nothing is served yet.
+    const body = JSON.stringify(errorBody(503, 'starting', requestIdFrom(undefined)));
+    res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', Connection: 'close' });
+    res.end(body);
+    void req;
+  };
+
+  constructor(private readonly settings: ServerSettings) {
+    super();
+  }
+
+  /** Installs the request listener (GatewayEntry.handle). */
+  setRequestHandler(handler: Handler): void {
+    this.handler = handler;
+  }
+
+  override initHttpServer(): void {
+    const s = this.settings;
+    const server = createServer(
+      {
+        // Node counts the request line with the headers: give the parser both limits; the
+        // entry then tells 414 from 431 on the parsed request.
+        maxHeaderSize: s.maxHeaderSize + s.maxUrlLength,
+        headersTimeout: s.clientHeadersTimeoutMs,
+        requestTimeout: s.clientRequestTimeoutMs,
+        keepAliveTimeout: s.keepAliveTimeoutMs,
+        connectionsCheckingInterval: 1000,
+      },
+      (req, res) => this.handler(req, res),
+    );
+    server.on('clientError', onClientError);
+    this.httpServer = server;
+  }
+}
+
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'request header block is larger than the limit'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request not received in time'],
+  ERR_HTTP_HEADERS_TIMEOUT: [408, 'request headers not received in time'],
+};
+
+interface HttpSocket extends Socket {
+  _httpMessage?: { headersSent?: boolean };
+}
+
+/**
+ * Node's parser and timeouts answer with a bare status line; the contract wants the JSON
+ * body and a request id. Write it only when no response is under way on that socket.
+ */
+function onClientError(err: NodeJS.ErrnoException, socket: HttpSocket): void {
+  const code = err.code ?? '';
+  if (code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const [status, message] = CLIENT_ERRORS[code] ?? [400, 'malformed request'];
+  const id = requestIdFrom(undefined);
+  const payload = errorBody(status, message, id);
+  const body = JSON.stringify(payload);
+  socket.end(
+    `HTTP/1.1 ${status} ${payload.error}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-ID: ${id}\r\n` +
+      `Connection: close\r\n\r\n${body}`,
+  );
+}

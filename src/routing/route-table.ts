@@ -1,0 +1,355 @@
+// Patterns and rewrites are parsed once when the table is compiled; `lookup` runs on every
+// proxied request and only walks precompiled segments against the normalised path.
+
+export interface RouteDefinition<T> {
+  pattern: string;
+  methods?: readonly string[];
+  rewrite?: string;
+  data: T;
+}
+
+export interface CompiledRoute<T> {
+  /** As written, e.g. `/api/service1/*`. */
+  readonly pattern: string;
+  /** Upper-case and sorted, HEAD added when GET is listed; `null` = every method. */
+  readonly methods: readonly string[] | null;
+  readonly data: T;
+  /** Position in priority order. */
+  readonly index: number;
+  /** The path sent upstream: the rewrite applied, or the normalised path unchanged. */
+  upstreamPath(m: RouteMatch<T>): string;
+}
+
+export interface RouteMatch<T> {
+  route: CompiledRoute<T>;
+  params: Readonly<Record<string, string>>;
+  /** What `*` matched, without the leading slash ('' when empty); `undefined` without `*`. */
+  rest: string | undefined;
+  /** The normalised request path. */
+  path: string;
+}
+
+export type RouteLookup<T> =
+  | { kind: 'matched'; match: RouteMatch<T> }
+  | { kind: 'method-not-allowed'; allow: readonly string[] }
+  | { kind: 'not-found' };
+
+type Segment =
+  | { readonly kind: 'literal'; readonly text: string }
+  | { readonly kind: 'param'; readonly name: string };
+
+type RewritePart =
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'param'; readonly name: string }
+  | { readonly kind: 'rest' };
+
+interface ParsedPattern {
+  readonly segments: readonly Segment[];
+  readonly wildcard: boolean;
+  readonly paramNames: ReadonlySet<string>;
+}
+
+const SLASH = 0x2f;
+const PARAM = /^:[A-Za-z_][A-Za-z0-9_]*$/;
+const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+const NOT_FOUND: { readonly kind: 'not-found' } = Object.freeze({ kind: 'not-found' });
+
+// Priority ranks per position, lower first: literal beats :param beats * (contract), and a
+// pattern that has ended sits between :param and * so that longer patterns come first
+// while `/a` still beats `/a/*`.
+const RANK_LITERAL = 0;
+const RANK_PARAM = 1;
+const RANK_END = 2;
+const RANK_WILDCARD = 3;
+
+class Route<T> implements CompiledRoute<T> {
+  private readonly hasParams: boolean;
+
+  constructor(
+    readonly pattern: string,
+    readonly methods: readonly string[] | null,
+    readonly data: T,
+    readonly index: number,
+    private readonly parsed: ParsedPattern,
+    private readonly rewrite: readonly RewritePart[] | null,
+  ) {
+    this.hasParams = parsed.paramNames.size > 0;
+  }
+
+  get firstLiteral(): string | undefined {
+    const first = this.parsed.segments[0];
+    if (first === undefined) return this.parsed.wildcard ? undefined : '';
+    return first.kind === 'literal' ? first.text : undefined;
+  }
+
+  allows(method: string): boolean {
+    return this.methods === null || this.methods.includes(method);
+  }
+
+  /**
+   * Walks the pattern over `path`; returns where the `*` remainder starts (or the end of the
+   * matched path without `*`), -1 when it does not match. Captures into `params` when given.
+   */
+  walk(path: string, params: Record<string, string> | null): number {
+    const end = pathEnd(path);
+    const segments = this.parsed.segments;
+    let pos = 0;
+    for (let i = 0; i < segments.length; i++) {
+      if (pos >= end) return -1;
+      const seg = segments[i];
+      const start = pos + 1;
+      if (seg.kind === 'literal') {
+        const stop = start + seg.text.length;
+        if (stop > end || !path.startsWith(seg.text, start)) return -1;
+        if (stop < end && path.charCodeAt(stop) !== SLASH) return -1;
+        pos = stop;
+      } else {
+        let stop = path.indexOf('/', start);
+        if (stop === -1 || stop > end) stop = end;
+        if (stop === start) return -1;
+        if (params !== null) params[seg.name] = path.slice(start, stop);
+        pos = stop;
+      }
+    }
+    if (this.parsed.wildcard) return pos + 1;
+    return pos === end ? pos : -1;
+  }
+
+  capture(path: string): RouteMatch<T> {
+    // Null prototype: a parameter may be called `__proto__` or `constructor`.
+    const params = this.hasParams ? (Object.create(null) as Record<string, string>) : null;
+    const restStart = this.walk(path, params);
+    const rest = this.parsed.wildcard ? path.slice(restStart) : undefined;
+    return { route: this, params: params ?? EMPTY_PARAMS, rest, path };
+  }
+
+  upstreamPath(m: RouteMatch<T>): string {
+    if (this.rewrite === null) return m.path;
+    const trailingSlash = m.path.charCodeAt(m.path.length - 1) === SLASH;
+    let out = '';
+    const rest = m.rest ?? '';
+    for (const part of this.rewrite) {
+      if (part.kind === 'text') out += part.text;
+      else if (part.kind === 'param') out += '/' + m.params[part.name];
+      // An empty remainder takes its slash with it unless the client sent one.
+      else if (rest !== '' || trailingSlash) out += '/' + rest;
+    }
+    // Without `*` the trailing slash was only ignored for matching; the backend still gets it.
+    if (!this.parsed.wildcard && trailingSlash && m.path.length > 1 && !out.endsWith('/')) {
+      out += '/';
+    }
+    return out === '' ? '/' : out;
+  }
+}
+
+export class RouteTable<T> {
+  /** In priority order. */
+  readonly routes: readonly CompiledRoute<T>[];
+
+  private constructor(
+    private readonly compiled: readonly Route<T>[],
+    private readonly byFirstLiteral: ReadonlyMap<string, readonly Route<T>[]>,
+    private readonly dynamic: readonly Route<T>[],
+  ) {
+    this.routes = compiled;
+  }
+
+  /** Throws on a pattern or rewrite that cannot be compiled (config validation comes first). */
+  static compile<T>(defs: readonly RouteDefinition<T>[]): RouteTable<T> {
+    const parsed = defs.map((def, i) => {
+      const pattern = parsePattern(def.pattern);
+      if (typeof pattern === 'string') throw new Error(`route ${i}: pattern ${pattern}`);
+      const rewrite = def.rewrite === undefined ? null : parseRewrite(def.rewrite, pattern);
+      if (typeof rewrite === 'string') throw new Error(`route ${i}: rewrite ${rewrite}`);
+      return { def, pattern, rewrite };
+    });
+    // Array.prototype.sort is stable, so definition order breaks ties.
+    parsed.sort((a, b) => comparePriority(a.pattern, b.pattern));
+    const routes = parsed.map(
+      ({ def, pattern, rewrite }, index) =>
+        new Route(def.pattern, normaliseMethods(def.methods), def.data, index, pattern, rewrite),
+    );
+
+    const grouped = new Map<string, Route<T>[]>();
+    const dynamic: Route<T>[] = [];
+    for (const route of routes) {
+      const key = route.firstLiteral;
+      if (key === undefined) dynamic.push(route);
+      else {
+        const list = grouped.get(key);
+        if (list === undefined) grouped.set(key, [route]);
+        else list.push(route);
+      }
+    }
+    // Each bucket already holds the dynamic routes too, so a lookup walks one array in order.
+    const byFirstLiteral = new Map<string, readonly Route<T>[]>();
+    for (const [key, list] of grouped) {
+      byFirstLiteral.set(
+        key,
+        [...list, ...dynamic].sort((a, b) => a.index - b.index),
+      );
+    }
+    return new RouteTable(routes, byFirstLiteral, dynamic);
+  }
+
+  /** `path` must already be normalised. */
+  lookup(method: string, path: string): RouteLookup<T> {
+    const bucket = this.bucketFor(path);
+    let pathMatched = false;
+    for (let i = 0; i < bucket.length; i++) {
+      const route = bucket[i];
+      if (route.walk(path, null) < 0) continue;
+      if (route.allows(method)) return { kind: 'matched', match: route.capture(path) };
+      pathMatched = true;
+    }
+    if (!pathMatched) return NOT_FOUND;
+    // Rare enough to walk the bucket again rather than collect methods on every lookup.
+    const allow = new Set<string>();
+    for (const route of bucket) {
+      if (route.methods !== null && route.walk(path, null) >= 0) {
+        for (const m of route.methods) allow.add(m);
+      }
+    }
+    return { kind: 'method-not-allowed', allow: [...allow].sort() };
+  }
+
+  matchesPattern(route: CompiledRoute<T>, path: string): boolean {
+    return this.own(route).walk(path, null) >= 0;
+  }
+
+  /** Every route whose pattern matches `path`, in priority order. */
+  candidates(path: string): RouteMatch<T>[] {
+    const matches: RouteMatch<T>[] = [];
+    for (const route of this.bucketFor(path)) {
+      if (route.walk(path, null) >= 0) matches.push(route.capture(path));
+    }
+    return matches;
+  }
+
+  private bucketFor(path: string): readonly Route<T>[] {
+    const end = pathEnd(path);
+    let stop = path.indexOf('/', 1);
+    if (stop === -1 || stop > end) stop = end;
+    return this.byFirstLiteral.get(path.slice(1, stop)) ?? this.dynamic;
+  }
+
+  private own(route: CompiledRoute<T>): Route<T> {
+    const mine = this.compiled[route.index];
+    if (mine !== route) throw new Error('route does not belong to this table');
+    return mine;
+  }
+}
+
+/** Index pairs (into `defs`, lower first) of routes that would shadow each other. */
+export function findRouteConflicts<T>(
+  defs: readonly RouteDefinition<T>[],
+): Array<[number, number]> {
+  const shapes = defs.map((d) =>
+    d.pattern
+      .split('/')
+      .map((s) => (PARAM.test(s) ? ':' : s))
+      .join('/'),
+  );
+  const methods = defs.map((d) => normaliseMethods(d.methods));
+  const conflicts: Array<[number, number]> = [];
+  for (let i = 0; i < defs.length; i++) {
+    for (let j = i + 1; j < defs.length; j++) {
+      if (shapes[i] === shapes[j] && methodsOverlap(methods[i], methods[j])) {
+        conflicts.push([i, j]);
+      }
+    }
+  }
+  return conflicts;
+}
+
+function methodsOverlap(a: readonly string[] | null, b: readonly string[] | null): boolean {
+  return a === null || b === null || a.some((m) => b.includes(m));
+}
+
+function normaliseMethods(methods: readonly string[] | undefined): readonly string[] | null {
+  if (methods === undefined) return null;
+  const set = new Set(methods.map((m) => m.toUpperCase()));
+  // A GET route answers HEAD too (RFC 9110 §9.3.2), so HEAD is allowed and can conflict.
+  if (set.has('GET')) set.add('HEAD');
+  return Object.freeze([...set].sort());
+}
+
+/** Where matching stops: a trailing slash is not a segment. */
+function pathEnd(path: string): number {
+  const len = path.length;
+  return len > 0 && path.charCodeAt(len - 1) === SLASH ? len - 1 : len;
+}
+
+function rankAt(p: ParsedPattern, i: number): number {
+  const seg = p.segments[i];
+  if (seg !== undefined) return seg.kind === 'literal' ? RANK_LITERAL : RANK_PARAM;
+  return i === p.segments.length && p.wildcard ? RANK_WILDCARD : RANK_END;
+}
+
+function comparePriority(a: ParsedPattern, b: ParsedPattern): number {
+  for (let i = 0; ; i++) {
+    const ra = rankAt(a, i);
+    const rb = rankAt(b, i);
+    if (ra !== rb) return ra - rb;
+    if (ra === RANK_END || ra === RANK_WILDCARD) return 0;
+  }
+}
+
+/** A problem description, or the parsed pattern. */
+function parsePattern(pattern: string): ParsedPattern | string {
+  if (pattern.charCodeAt(0) !== SLASH) return 'must start with /';
+  const segments: Segment[] = [];
+  const paramNames = new Set<string>();
+  if (pattern === '/') return { segments, wildcard: false, paramNames };
+  const raw = pattern.slice(1).split('/');
+  for (let i = 0; i < raw.length; i++) {
+    const s = raw[i];
+    if (s === '*') {
+      if (i !== raw.length - 1) return 'has * before the last segment';
+      return { segments, wildcard: true, paramNames };
+    }
+    if (s === '') return 'has an empty segment';
+    if (s.includes('*')) return 'has * inside a segment';
+    if (PARAM.test(s)) {
+      const name = s.slice(1);
+      if (paramNames.has(name)) return 'repeats a parameter name';
+      paramNames.add(name);
+      segments.push({ kind: 'param', name });
+    } else {
+      segments.push({ kind: 'literal', text: s });
+    }
+  }
+  return { segments, wildcard: false, paramNames };
+}
+
+/** Adjacent literal segments are merged into one text part, each with its leading slash. */
+function parseRewrite(rewrite: string, pattern: ParsedPattern): RewritePart[] | string {
+  if (rewrite.charCodeAt(0) !== SLASH) return 'must start with /';
+  const parts: RewritePart[] = [];
+  let text = '';
+  const raw = rewrite.slice(1).split('/');
+  for (let i = 0; i < raw.length; i++) {
+    const s = raw[i];
+    const last = i === raw.length - 1;
+    if (s === '*') {
+      if (!last) return 'has * before the last segment';
+      if (!pattern.wildcard) return 'uses * but the pattern has none';
+      if (text !== '') parts.push({ kind: 'text', text });
+      parts.push({ kind: 'rest' });
+      return parts;
+    }
+    if (s.includes('*')) return 'has * inside a segment';
+    if (s === '' && !last) return 'has an empty segment';
+    if (PARAM.test(s)) {
+      const name = s.slice(1);
+      if (!pattern.paramNames.has(name)) return 'uses a parameter the pattern does not capture';
+      if (text !== '') parts.push({ kind: 'text', text });
+      text = '';
+      parts.push({ kind: 'param', name });
+    } else {
+      text += '/' + s;
+    }
+  }
+  if (text !== '') parts.push({ kind: 'text', text });
+  return parts;
+}

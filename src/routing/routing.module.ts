@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+
+import { GatewayEntry } from './gateway-entry';
+import { GatewayRoutes } from './gateway-routes';
+import { ProxyController } from './proxy.controller';
+import { ServiceRegistry } from './upstream/service-registry';
+
+/** Where a call goes and how it gets there: route table, upstreams, the proxy pipeline. */
+@Module({
+  providers: [ServiceRegistry, GatewayRoutes, ProxyController, GatewayEntry],
+  exports: [GatewayRoutes, ServiceRegistry, GatewayEntry],
+})
+export class RoutingModule {}

@@ -1,0 +1,67 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+// RFC 9110 §7.6.1 hop-by-hop fields, plus the non-standard ones proxies still meet.
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+] as const;
+
+/** Response fields the gateway owns: the backend's values never reach the client. */
+const GATEWAY_OWNED_RESPONSE = /^(x-request-id|x-ratelimit-|ratelimit)/;
+const CORS_RESPONSE = /^access-control-/;
+
+function dropHopByHop(h: IncomingHttpHeaders): void {
+  const listed = h.connection;
+  if (listed) {
+    for (const name of listed.split(',')) {
+      const n = name.trim().toLowerCase();
+      if (n) delete h[n];
+    }
+  }
+  for (const n of HOP_BY_HOP) if (h[n] !== undefined) delete h[n];
+}
+
+export interface ForwardingFacts {
+  readonly peer: string;
+  readonly peerTrusted: boolean;
+  readonly encrypted: boolean;
+  readonly requestId: string;
+}
+
+/**
+ * Rewrites the client's headers in place into what the backend receives (http-proxy copies
+ * `req.headers` as they are once this has run). `Host` is set by the proxy (changeOrigin).
+ */
+export function prepareUpstreamHeaders(h: IncomingHttpHeaders, f: ForwardingFacts): void {
+  const chunked = h['transfer-encoding'] !== undefined;
+  dropHopByHop(h);
+  // The body is re-framed by Node for the upstream hop; keep saying it is chunked so a
+  // GET or DELETE with a body cannot be sent unframed.
+  if (chunked) h['transfer-encoding'] = 'chunked';
+  for (const k in h) if (k.charCodeAt(0) === 120 && k.startsWith('x-user-')) delete h[k];
+  const xff = h['x-forwarded-for'];
+  const prior = Array.isArray(xff) ? xff.join(', ') : xff;
+  h['x-forwarded-for'] = prior ? `${prior}, ${f.peer}` : f.peer;
+  if (!f.peerTrusted || !h['x-forwarded-proto'])
+    h['x-forwarded-proto'] = f.encrypted ? 'https' : 'http';
+  if (!f.peerTrusted || !h['x-forwarded-host']) {
+    if (h.host) h['x-forwarded-host'] = h.host;
+    else delete h['x-forwarded-host'];
+  }
+  h['x-request-id'] = f.requestId;
+}
+
+/** Cleans the backend's response headers in place before http-proxy copies them. */
+export function prepareClientHeaders(h: IncomingHttpHeaders, corsOwned: boolean): void {
+  dropHopByHop(h);
+  for (const k in h) {
+    if (GATEWAY_OWNED_RESPONSE.test(k) || (corsOwned && CORS_RESPONSE.test(k))) delete h[k];
+  }
+}

@@ -1,0 +1,125 @@
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+
+import { GatewayException } from '../../common/gateway.exception';
+import { contextOf } from '../../common/request-context';
+import { UpstreamConnectionError, UpstreamTimeoutError } from '../../common/upstream-errors';
+import { prepareClientHeaders } from './forwarded-headers';
+
+/** How an upstream attempt ended, as the breaker and the retry rule need to know it. */
+export type CallOutcome =
+  | { readonly kind: 'response'; readonly status: number }
+  /** The client went away before the backend answered: nobody's failure. */
+  | { readonly kind: 'client-gone' };
+
+export interface CallOptions {
+  readonly service: string;
+  readonly timeoutMs: number;
+  /** Max body bytes for a body without Content-Length (chunked); undefined = no check. */
+  readonly chunkedBodyLimit: number | undefined;
+  readonly corsOwned: boolean;
+}
+
+/**
+ * One upstream attempt: it settles when the response head arrives (or fails), not when
+ * http-proxy dispatches. The deadline runs from dispatch to the response head only, so
+ * slow bodies are never cut by it.
+ */
+export class UpstreamCall {
+  private proxyReq: ClientRequest | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private settled = false;
+  private timedOut = false;
+  private tooLarge = false;
+  private readonly startedAt = process.hrtime.bigint();
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly options: CallOptions,
+    private readonly resolve: (o: CallOutcome) => void,
+    private readonly reject: (e: Error) => void,
+  ) {
+    this.timer = setTimeout(this.onTimeout, options.timeoutMs);
+    res.once('close', this.onClientClose);
+  }
+
+  onDispatch(proxyReq: ClientRequest): void {
+    this.proxyReq = proxyReq;
+    if (this.timedOut) {
+      proxyReq.destroy();
+      return;
+    }
+    const limit = this.options.chunkedBodyLimit;
+    if (limit !== undefined) {
+      let seen = 0;
+      const onData = (chunk: Buffer) => {
+        seen += chunk.length;
+        if (seen > limit && !this.tooLarge) {
+          this.tooLarge = true;
+          this.req.off('data', onData);
+          this.req.unpipe(proxyReq);
+          proxyReq.destroy();
+        }
+      };
+      this.req.on('data', onData);
+    }
+  }
+
+  onResponse(proxyRes: IncomingMessage): void {
+    this.clearTimer();
+    const ctx = contextOf(this.req);
+    if (ctx) ctx.upstreamMs = Number(process.hrtime.bigint() - this.startedAt) / 1e6;
+    prepareClientHeaders(proxyRes.headers, this.options.corsOwned);
+    // Our own connection management, not the backend's: keep-alive unless the client
+    // asked to close or the gateway is draining (res.shouldKeepAlive was cleared).
+    proxyRes.headers.connection = this.res.shouldKeepAlive ? 'keep-alive' : 'close';
+    if (this.tooLarge) {
+      // The backend answered before the body passed the limit... but it did pass it.
+      this.res.destroy();
+    }
+    this.settle();
+    this.resolve({ kind: 'response', status: proxyRes.statusCode ?? 502 });
+  }
+
+  onError(err: NodeJS.ErrnoException): void {
+    this.clearTimer();
+    if (this.settled) {
+      // Failed after the response head was passed on: the body is cut, say so by closing.
+      this.res.destroy();
+      return;
+    }
+    this.settle();
+    if (this.tooLarge) {
+      this.res.shouldKeepAlive = false;
+      this.reject(new GatewayException(413, 'request body is larger than the limit'));
+    } else if (this.timedOut) {
+      this.reject(new UpstreamTimeoutError(this.options.service, this.options.timeoutMs));
+    } else {
+      this.reject(new UpstreamConnectionError(this.options.service, err.code));
+    }
+  }
+
+  private readonly onTimeout = () => {
+    this.timer = undefined;
+    this.timedOut = true;
+    if (this.proxyReq) this.proxyReq.destroy();
+  };
+
+  private readonly onClientClose = () => {
+    if (this.settled) return;
+    this.clearTimer();
+    this.settle();
+    this.proxyReq?.destroy();
+    this.resolve({ kind: 'client-gone' });
+  };
+
+  private settle(): void {
+    this.settled = true;
+    this.res.off('close', this.onClientClose);
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
