@@ -1,0 +1,105 @@
+// A real node:http backend on 127.0.0.1:0 that records what reached it and fails on command.
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface Received {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: Buffer;
+}
+
+export type Behaviour =
+  | { kind: 'echo' }
+  /** Answer with this status, headers and body. */
+  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
+  /** Never answer. */
+  | { kind: 'hang' }
+  /** Destroy the socket before any response byte. */
+  | { kind: 'reset' }
+  /** Answer after a delay. */
+  | { kind: 'delay'; ms: number };
+
+export interface TestBackend {
+  readonly url: string;
+  readonly port: number;
+  readonly received: Received[];
+  behaviour: Behaviour;
+  /** Stops accepting and cuts every open connection: the port then refuses. */
+  close(): Promise<void>;
+}
+
+export async function startBackend(behaviour: Behaviour = { kind: 'echo' }): Promise<TestBackend> {
+  const received: Received[] = [];
+  const sockets = new Set<Socket>();
+  const state = { behaviour };
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const r: Received = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body: Buffer.concat(chunks),
+      };
+      received.push(r);
+      respond(state.behaviour, r, res);
+    });
+  });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    received,
+    get behaviour() {
+      return state.behaviour;
+    },
+    set behaviour(b: Behaviour) {
+      state.behaviour = b;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function respond(b: Behaviour, r: Received, res: ServerResponse): void {
+  switch (b.kind) {
+    case 'echo': {
+      const body = JSON.stringify({
+        method: r.method,
+        url: r.url,
+        headers: r.headers,
+        bodyLength: r.body.length,
+      });
+      res.writeHead(200, { 'Content-Type': 'application/json', 'X-Backend': 'echo' });
+      res.end(body);
+      return;
+    }
+    case 'status':
+      res.writeHead(b.status, b.headers ?? {});
+      res.end(b.body ?? '');
+      return;
+    case 'hang':
+      return;
+    case 'reset':
+      res.socket?.destroy();
+      return;
+    case 'delay':
+      setTimeout(() => {
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.end('late');
+      }, b.ms);
+      return;
+  }
+}
