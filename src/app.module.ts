@@ -6,6 +6,7 @@ import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import type { ConfigSnapshot } from './config/config-loader';
 import type { Env } from './config/env-substitution';
 import { GatewayConfigModule } from './config/gateway-config.module';
+import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { RoutingModule } from './routing/routing.module';
 
@@ -24,6 +25,7 @@ export class AppModule {
         GatewayConfigModule.forRoot({ initial: options.snapshot, env: options.env }),
         LoggingModule.forRoot(options.logger),
         RoutingModule,
+        HealthModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
     };

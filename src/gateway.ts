@@ -11,8 +11,10 @@ import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module';
 import type { ConfigSnapshot } from './config/config-loader';
 import type { Env } from './config/env-substitution';
+import { GatewayConfig } from './config/gateway-config';
 import { GatewayEntry } from './routing/gateway-entry';
 import { GatewayHttpAdapter } from './routing/gateway-server';
+import { ServerLifecycle } from './routing/server-lifecycle';
 
 export interface GatewayOptions {
   readonly snapshot: ConfigSnapshot;
@@ -20,12 +22,16 @@ export interface GatewayOptions {
   readonly logger: Pino;
   readonly port: number;
   readonly host: string;
+  /** Drain and exit on SIGTERM / SIGINT (the process's gateway; not in-process tests). */
+  readonly handleSignals?: boolean;
 }
 
 export interface RunningGateway {
   readonly app: INestApplication;
   readonly server: Server;
   readonly port: number;
+  /** The contract's graceful shutdown: drain, then close everything. Resolves once done. */
+  shutdown(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -42,6 +48,38 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   await app.listen(o.port, o.host);
   const server = app.getHttpServer() as Server;
   const port = (server.address() as AddressInfo).port;
+  const lifecycle = app.get(ServerLifecycle);
+  lifecycle.markReady();
   o.logger.info({ port, host: o.host, revision: o.snapshot.revision }, 'gateway listening');
-  return { app, server, port, close: () => app.close() };
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = () => {
+    stopping ??= (async () => {
+      const config = app.get(GatewayConfig).current.gateway.server;
+      o.logger.info(
+        { inFlight: lifecycle.requestsInFlight, shutdownTimeoutMs: config.shutdownTimeoutMs },
+        'draining',
+      );
+      const cut = await lifecycle.drain(server, config.shutdownTimeoutMs);
+      if (cut > 0) o.logger.warn({ cut }, 'drain time ran out: requests cut');
+      await app.close();
+      o.logger.info('gateway stopped');
+    })();
+    return stopping;
+  };
+  if (o.handleSignals) {
+    const onSignal = (signal: NodeJS.Signals) => {
+      o.logger.info({ signal }, 'shutdown signal received');
+      shutdown().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          o.logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+  return { app, server, port, shutdown, close: () => app.close() };
 }

@@ -17,6 +17,7 @@ async function main(): Promise<void> {
       logger,
       port: startup.env.PORT,
       host: startup.env.HOST,
+      handleSignals: true,
     });
   } catch (err) {
     logger.fatal({ err }, 'gateway failed to start');

@@ -12,6 +12,10 @@ export class UpstreamConnectionError extends GatewayException {
   constructor(
     service: string,
     readonly code: string | undefined,
+    /** Safe to send again: refused, or a reused keep-alive socket closed before any byte. */
+    readonly retryable = false,
+    /** A stale keep-alive socket: not the backend's failure. */
+    readonly stale = false,
   ) {
     super(502, `upstream ${service} is unreachable${code ? ` (${code})` : ''}`);
   }

@@ -16,6 +16,7 @@ import { unmapIPv4 } from './client-address';
 import { GatewayRoutes } from './gateway-routes';
 import { normalizePath } from './path-normalizer';
 import { ProxyController } from './proxy.controller';
+import { ServerLifecycle } from './server-lifecycle';
 import { prepareUpstreamHeaders } from './upstream/forwarded-headers';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -35,6 +36,7 @@ export class GatewayEntry {
     private readonly proxy: ProxyController,
     private readonly adapterHost: HttpAdapterHost,
     private readonly accessLog: AccessLog,
+    private readonly lifecycle: ServerLifecycle,
   ) {}
 
   /** Wraps the proxy pipeline once; call after `app.init()`. Returns the request listener. */
@@ -67,7 +69,13 @@ export class GatewayEntry {
     };
     (req as GatewayRequest).gateway = ctx;
     res.setHeader('X-Request-ID', ctx.id);
-    res.once('close', () => this.accessLog.record(req, res, ctx));
+    const lifecycle = this.lifecycle;
+    lifecycle.requestStarted();
+    if (lifecycle.draining) res.shouldKeepAlive = false;
+    res.once('close', () => {
+      lifecycle.requestEnded();
+      this.accessLog.record(req, res, ctx);
+    });
 
     const peer = unmapIPv4(req.socket.remoteAddress ?? '');
     ctx.clientIp = state.clientAddress.clientIp(peer, req.headers['x-forwarded-for']);

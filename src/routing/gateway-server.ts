@@ -14,11 +14,22 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export class GatewayHttpAdapter extends ExpressAdapter {
   private handler: Handler = (req, res) => {
-    // Before the pipeline is wired (start-up): nothing is served yet.
-    const body = JSON.stringify(errorBody(503, 'starting', requestIdFrom(undefined)));
-    res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', Connection: 'close' });
+    // Before the pipeline is wired (start-up) nothing is served yet; the probes get the
+    // Terminus body they always get, everything else the contract's error body.
+    const id = requestIdFrom(req.headers['x-request-id']);
+    const probe = req.url === '/ready' || req.url === '/health';
+    const down = { gateway: { status: 'down', phase: 'starting' } };
+    const body = JSON.stringify(
+      probe
+        ? { status: 'error', info: {}, error: down, details: down }
+        : errorBody(503, 'starting', id),
+    );
+    res.writeHead(503, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'X-Request-ID': id,
+      Connection: 'close',
+    });
     res.end(body);
-    void req;
   };
 
   constructor(private readonly settings: ServerSettings) {

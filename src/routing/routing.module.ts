@@ -3,11 +3,12 @@ import { Module } from '@nestjs/common';
 import { GatewayEntry } from './gateway-entry';
 import { GatewayRoutes } from './gateway-routes';
 import { ProxyController } from './proxy.controller';
+import { ServerLifecycle } from './server-lifecycle';
 import { ServiceRegistry } from './upstream/service-registry';
 
 /** Where a call goes and how it gets there: route table, upstreams, the proxy pipeline. */
 @Module({
-  providers: [ServiceRegistry, GatewayRoutes, ProxyController, GatewayEntry],
-  exports: [GatewayRoutes, ServiceRegistry, GatewayEntry],
+  providers: [ServiceRegistry, GatewayRoutes, ProxyController, GatewayEntry, ServerLifecycle],
+  exports: [GatewayRoutes, ServiceRegistry, GatewayEntry, ServerLifecycle],
 })
 export class RoutingModule {}

@@ -1,43 +1,74 @@
-import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 
 import type { ConfigSnapshot } from '../../config/config-loader';
-import { UpstreamService } from './upstream-service';
+import type { ServiceSettings } from '../../config/config.schema';
+import { ActiveHealthCheck } from './active-health-check';
+import { ServiceBreaker } from './service-breaker';
+import { isNeutralError, UpstreamService } from './upstream-service';
 import { UpstreamTarget } from './upstream-target';
 
 /**
- * Every service of the current snapshot. Targets (their agents and pooled sockets) are
- * keyed by service and URL and carried over to the next snapshot when unchanged.
+ * Every service of the current snapshot. Targets (agents, pooled sockets, health) and
+ * breakers are carried over to the next snapshot while their settings are unchanged.
  */
 @Injectable()
 export class ServiceRegistry implements OnApplicationShutdown {
+  private readonly logger = new Logger('Upstreams');
   private services = new Map<string, UpstreamService>();
   private targets = new Map<string, UpstreamTarget>();
+  private breakers = new Map<string, ServiceBreaker>();
+  private checks: ActiveHealthCheck[] = [];
+  private readonly created: ((t: UpstreamTarget, service: string) => void)[] = [];
+  private readonly breakerCreated: ((b: ServiceBreaker) => void)[] = [];
+
+  /** Called for every new target (metrics and logs of its health). */
+  onTarget(listener: (t: UpstreamTarget, service: string) => void): void {
+    this.created.push(listener);
+    for (const [key, t] of this.targets) listener(t, key.split('\n')[0]);
+  }
+
+  /** Called for every new breaker. */
+  onBreaker(listener: (b: ServiceBreaker) => void): void {
+    this.breakerCreated.push(listener);
+    for (const b of this.breakers.values()) listener(b);
+  }
 
   /** Builds the services of a snapshot; the previous ones stay valid for calls in flight. */
   build(snapshot: ConfigSnapshot): ReadonlyMap<string, UpstreamService> {
     const nextTargets = new Map<string, UpstreamTarget>();
+    const nextBreakers = new Map<string, ServiceBreaker>();
     const next = new Map<string, UpstreamService>();
     const g = snapshot.gateway;
     for (const { settings } of snapshot.services) {
       const targets = settings.targets.map((t) => {
         const key = `${settings.name}\n${t.url}\n${t.weight}`;
-        const target = this.targets.get(key) ?? new UpstreamTarget(t.url, t.weight);
+        let target = this.targets.get(key);
+        if (!target) {
+          target = new UpstreamTarget(t.url, t.weight);
+          this.watch(target, settings.name);
+        }
+        target.health.configure(settings.healthCheck);
         nextTargets.set(key, target);
         return target;
       });
+      const breaker = this.breakerFor(settings);
+      nextBreakers.set(settings.name, breaker);
       next.set(
         settings.name,
-        new UpstreamService(settings, targets, {
+        new UpstreamService(settings, targets, breaker, {
           defaultTimeoutMs: g.server.requestTimeoutMs,
           bodyLimit: g.server.bodyLimit,
           corsOwned: g.cors !== undefined,
         }),
       );
     }
+    for (const [name, b] of this.breakers) if (nextBreakers.get(name) !== b) b.close();
     // Targets no longer configured: their idle sockets close on the agent's idle timeout;
     // calls still in flight on them finish normally.
     this.targets = nextTargets;
+    this.breakers = nextBreakers;
     this.services = next;
+    this.restartChecks(next);
     return next;
   }
 
@@ -50,6 +81,42 @@ export class ServiceRegistry implements OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
+    for (const c of this.checks) c.stop();
+    for (const b of this.breakers.values()) b.close();
     for (const t of this.targets.values()) t.close();
   }
+
+  private breakerFor(settings: ServiceSettings): ServiceBreaker {
+    const existing = this.breakers.get(settings.name);
+    if (existing && sameSettings(existing.settings, settings.circuitBreaker)) return existing;
+    const b = new ServiceBreaker(settings.name, settings.circuitBreaker, isNeutralError);
+    for (const l of this.breakerCreated) l(b);
+    return b;
+  }
+
+  private watch(target: UpstreamTarget, service: string): void {
+    target.health.onChange((up) => {
+      const msg = up ? 'target up' : 'target down';
+      this.logger[up ? 'log' : 'warn']({ msg, service, target: target.label });
+    });
+    for (const l of this.created) l(target, service);
+  }
+
+  private restartChecks(services: ReadonlyMap<string, UpstreamService>): void {
+    for (const c of this.checks) c.stop();
+    this.checks = [];
+    for (const s of services.values()) {
+      const hc = s.settings.healthCheck;
+      if (!hc) continue;
+      for (const t of s.targets) {
+        const check = new ActiveHealthCheck(t, hc);
+        check.start();
+        this.checks.push(check);
+      }
+    }
+  }
+}
+
+function sameSettings(a: object, b: object): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -4,6 +4,7 @@ import { GatewayException } from '../../common/gateway.exception';
 import { contextOf } from '../../common/request-context';
 import { UpstreamConnectionError, UpstreamTimeoutError } from '../../common/upstream-errors';
 import { prepareClientHeaders } from './forwarded-headers';
+import type { UpstreamTarget } from './upstream-target';
 
 /** How an upstream attempt ended, as the breaker and the retry rule need to know it. */
 export type CallOutcome =
@@ -13,6 +14,7 @@ export type CallOutcome =
 
 export interface CallOptions {
   readonly service: string;
+  readonly target: UpstreamTarget;
   readonly timeoutMs: number;
   /** Max body bytes for a body without Content-Length (chunked); undefined = no check. */
   readonly chunkedBodyLimit: number | undefined;
@@ -70,9 +72,14 @@ export class UpstreamCall {
     const ctx = contextOf(this.req);
     if (ctx) ctx.upstreamMs = Number(process.hrtime.bigint() - this.startedAt) / 1e6;
     prepareClientHeaders(proxyRes.headers, this.options.corsOwned);
-    // Our own connection management, not the backend's: keep-alive unless the client
-    // asked to close or the gateway is draining (res.shouldKeepAlive was cleared).
-    proxyRes.headers.connection = this.res.shouldKeepAlive ? 'keep-alive' : 'close';
+    // Our own connection management, not the backend's: keep-alive unless the client asked
+    // to close, or the gateway is draining (requests that arrive while it drains have
+    // shouldKeepAlive cleared; one that was already in flight sees its server no longer
+    // listening).
+    const server = (this.req.socket as { server?: { listening?: boolean } }).server;
+    const keep = this.res.shouldKeepAlive && server?.listening !== false;
+    if (!keep) this.res.shouldKeepAlive = false;
+    proxyRes.headers.connection = keep ? 'keep-alive' : 'close';
     if (this.tooLarge) {
       // The backend answered before the body passed the limit... but it did pass it.
       this.res.destroy();
@@ -95,8 +102,25 @@ export class UpstreamCall {
     } else if (this.timedOut) {
       this.reject(new UpstreamTimeoutError(this.options.service, this.options.timeoutMs));
     } else {
-      this.reject(new UpstreamConnectionError(this.options.service, err.code));
+      this.reject(this.connectionError(err.code));
     }
+  }
+
+  /**
+   * A refused connection, or a reset on a fresh one, takes the target out; a reused
+   * keep-alive socket that the backend had already closed is only retried.
+   */
+  private connectionError(code: string | undefined): UpstreamConnectionError {
+    const service = this.options.service;
+    if (code === 'ECONNREFUSED') {
+      this.options.target.health.markDown();
+      return new UpstreamConnectionError(service, code, true);
+    }
+    if (this.proxyReq?.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) {
+      return new UpstreamConnectionError(service, code, true, true);
+    }
+    this.options.target.health.markDown();
+    return new UpstreamConnectionError(service, code);
   }
 
   private readonly onTimeout = () => {

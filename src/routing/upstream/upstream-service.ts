@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
+import { GatewayException } from '../../common/gateway.exception';
 import { contextOf } from '../../common/request-context';
-import { NoHealthyTargetError } from '../../common/upstream-errors';
+import { NoHealthyTargetError, UpstreamConnectionError } from '../../common/upstream-errors';
 import type { ServiceSettings } from '../../config/config.schema';
 import type { Balancer } from './balancer';
 import { RoundRobinBalancer } from './round-robin.balancer';
+import { type ServiceBreaker, UpstreamServerError } from './service-breaker';
 import { SmoothWeightedBalancer } from './smooth-weighted.balancer';
 import { type CallOutcome, UpstreamCall } from './upstream-call';
 import { attachCall, type UpstreamTarget } from './upstream-target';
@@ -16,9 +18,18 @@ export interface ServiceRuntimeOptions {
   readonly corsOwned: boolean;
 }
 
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
+
+/** Errors that are nobody's failure, so the breaker does not count them. */
+export function isNeutralError(err: unknown): boolean {
+  if (err instanceof UpstreamConnectionError) return err.stale;
+  return err instanceof GatewayException && err.getStatus() === 413;
+}
+
 /**
- * A backend service as one config snapshot sees it: its targets (shared across snapshots),
- * balancer and deadline. Built when the config loads; `forward` is the per-request part.
+ * A backend service as one config snapshot sees it: its targets and breaker (both shared
+ * across snapshots while unchanged), balancer and deadline. Built when the config loads;
+ * `forward` is the per-request part.
  */
 export class UpstreamService {
   readonly name: string;
@@ -28,6 +39,7 @@ export class UpstreamService {
   constructor(
     readonly settings: ServiceSettings,
     readonly targets: readonly UpstreamTarget[],
+    readonly breaker: ServiceBreaker,
     private readonly options: ServiceRuntimeOptions,
   ) {
     this.name = settings.name;
@@ -38,28 +50,81 @@ export class UpstreamService {
         : new RoundRobinBalancer<UpstreamTarget>();
   }
 
-  /** Streams the call to one target; settles on the response head or on failure. */
-  forward(req: IncomingMessage, res: ServerResponse): Promise<CallOutcome> {
-    const target = this.balancer.pick(this.targets);
-    if (!target) return Promise.reject(new NoHealthyTargetError(this.name));
+  /**
+   * Streams the call to a healthy target through the service's breaker. Settles once the
+   * response head is on its way to the client (a 5xx included: the client gets it
+   * unchanged) or with the gateway error to answer. One retry, on another healthy target,
+   * for a bodiless idempotent call whose connection was refused or found stale.
+   */
+  async forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let failed: UpstreamTarget | undefined;
+    for (;;) {
+      const target = this.pick(failed);
+      if (!target) throw new NoHealthyTargetError(this.name);
+      try {
+        await this.breaker.run(() => this.attempt(req, res, target));
+        return;
+      } catch (err) {
+        if (err instanceof UpstreamServerError) return;
+        if (failed || !(err instanceof UpstreamConnectionError) || !err.retryable) throw err;
+        if (!canRetry(req)) throw err;
+        failed = target;
+      }
+    }
+  }
+
+  /** Healthy targets; without an allocation while all are healthy. */
+  healthyTargets(): readonly UpstreamTarget[] {
+    for (const t of this.targets) {
+      if (!t.health.healthy) return this.targets.filter((x) => x.health.healthy);
+    }
+    return this.targets;
+  }
+
+  private pick(failed: UpstreamTarget | undefined): UpstreamTarget | undefined {
+    const healthy = this.healthyTargets();
+    if (!failed) return this.balancer.pick(healthy);
+    // A retry goes to another target when there is one; a stale socket's target is still
+    // healthy and may be the only one.
+    const others = healthy.filter((t) => t !== failed);
+    return this.balancer.pick(others.length > 0 ? others : healthy);
+  }
+
+  private attempt(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: UpstreamTarget,
+  ): Promise<CallOutcome> {
     const ctx = contextOf(req);
     if (ctx) ctx.target = target.label;
-    const chunked = req.headers['content-length'] === undefined && req.headers['transfer-encoding'];
+    const chunked =
+      req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined;
     return new Promise<CallOutcome>((resolve, reject) => {
       const call = new UpstreamCall(
         req,
         res,
         {
           service: this.name,
+          target,
           timeoutMs: this.timeoutMs,
           chunkedBodyLimit: chunked ? this.options.bodyLimit : undefined,
           corsOwned: this.options.corsOwned,
         },
-        resolve,
+        (outcome) => {
+          if (outcome.kind === 'response' && outcome.status >= 500) {
+            reject(new UpstreamServerError(outcome.status));
+          } else resolve(outcome);
+        },
         reject,
       );
       attachCall(req, call);
       void target.proxy(req, res);
     });
   }
+}
+
+function canRetry(req: IncomingMessage): boolean {
+  if (!IDEMPOTENT.has(req.method ?? '')) return false;
+  const h = req.headers;
+  return h['transfer-encoding'] === undefined && (h['content-length'] ?? '0') === '0';
 }

@@ -4,6 +4,7 @@ import { Agent as HttpsAgent } from 'node:https';
 
 import { createProxyMiddleware, type Plugin, type RequestHandler } from 'http-proxy-middleware';
 
+import { TargetHealth } from './target-health';
 import type { UpstreamCall } from './upstream-call';
 
 /** Idle upstream sockets close before common backends' keep-alive timeouts (Node's is 5 s). */
@@ -40,6 +41,7 @@ export class UpstreamTarget {
   readonly label: string;
   readonly agent: HttpAgent;
   readonly proxy: RequestHandler<IncomingMessage, ServerResponse>;
+  readonly health: TargetHealth;
 
   constructor(
     readonly url: string,
@@ -48,6 +50,7 @@ export class UpstreamTarget {
     const u = new URL(url);
     const https = u.protocol === 'https:';
     this.label = `${u.hostname}:${u.port || (https ? '443' : '80')}`;
+    this.health = new TargetHealth(undefined);
     const agentOptions = {
       keepAlive: true,
       maxSockets: Infinity,

@@ -1,0 +1,64 @@
+import type { Server } from 'node:http';
+import { Server as NetServer } from 'node:net';
+
+import { Injectable } from '@nestjs/common';
+
+export type Phase = 'starting' | 'ready' | 'draining';
+
+/**
+ * Where the server is in its life, and how many requests are in flight. Draining is the
+ * contract's order: readiness turns 503, the listener stops accepting, open connections
+ * (idle ones too) stay until the requests in flight are done or the drain time passes, and
+ * every request meanwhile is answered with `Connection: close`.
+ */
+@Injectable()
+export class ServerLifecycle {
+  private current: Phase = 'starting';
+  private inFlight = 0;
+  private onIdle: (() => void) | undefined;
+
+  get phase(): Phase {
+    return this.current;
+  }
+
+  get draining(): boolean {
+    return this.current === 'draining';
+  }
+
+  get requestsInFlight(): number {
+    return this.inFlight;
+  }
+
+  markReady(): void {
+    if (this.current === 'starting') this.current = 'ready';
+  }
+
+  requestStarted(): void {
+    this.inFlight++;
+  }
+
+  requestEnded(): void {
+    this.inFlight--;
+    if (this.inFlight === 0 && this.onIdle) this.onIdle();
+  }
+
+  /** Resolves with the number of requests cut because the drain time ran out. */
+  async drain(server: Server, timeoutMs: number): Promise<number> {
+    this.current = 'draining';
+    // net.Server's close only stops accepting; http.Server's would also drop idle
+    // keep-alive connections at once, which the contract keeps open while draining.
+    NetServer.prototype.close.call(server);
+    if (this.inFlight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.onIdle = resolve;
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      clearTimeout(timer);
+      this.onIdle = undefined;
+    }
+    const cut = this.inFlight;
+    server.closeAllConnections();
+    return cut;
+  }
+}

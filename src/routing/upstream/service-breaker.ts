@@ -1,0 +1,101 @@
+import { Logger } from '@nestjs/common';
+import CircuitBreaker from 'opossum';
+
+import type { CircuitBreakerSettings } from '../../config/config.schema';
+import { CircuitOpenError } from '../../common/upstream-errors';
+
+export type BreakerState = 'closed' | 'half-open' | 'open';
+
+/** Gauge values of `gateway_circuit_breaker_state`. */
+export const BREAKER_STATE_VALUE: Readonly<Record<BreakerState, number>> = {
+  closed: 0,
+  'half-open': 1,
+  open: 2,
+};
+
+/** An upstream 5xx: the client gets it unchanged, the breaker counts it as a failure. */
+export class UpstreamServerError extends Error {
+  constructor(readonly status: number) {
+    super(`upstream answered ${status}`);
+  }
+}
+
+type Action<A extends unknown[], R> = (...args: A) => Promise<R>;
+
+/**
+ * One opossum breaker per service. opossum's own timeout is off (the proxy owns the
+ * deadline, from dispatch to the response head); failures are counted per attempt.
+ */
+export class ServiceBreaker {
+  private readonly logger = new Logger('CircuitBreaker');
+  private readonly breaker: CircuitBreaker;
+  private openedAt = 0;
+  private stateListeners: ((state: BreakerState) => void)[] = [];
+
+  constructor(
+    readonly service: string,
+    readonly settings: CircuitBreakerSettings,
+    /** Errors that are nobody's failure (client went away, body too large). */
+    isNeutral: (err: unknown) => boolean,
+  ) {
+    this.breaker = new CircuitBreaker((run: () => Promise<unknown>) => run(), {
+      timeout: false,
+      errorThresholdPercentage: settings.errorThresholdPercentage,
+      rollingCountTimeout: settings.rollingWindowMs,
+      rollingCountBuckets: 10,
+      resetTimeout: settings.resetTimeoutMs,
+      volumeThreshold: settings.volumeThreshold,
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
+      errorFilter: isNeutral,
+    });
+    this.breaker.on('open', () => {
+      this.openedAt = Date.now();
+      this.changed('open');
+    });
+    this.breaker.on('halfOpen', () => this.changed('half-open'));
+    this.breaker.on('close', () => this.changed('closed'));
+  }
+
+  get state(): BreakerState {
+    if (this.breaker.opened) return 'open';
+    return this.breaker.halfOpen ? 'half-open' : 'closed';
+  }
+
+  /** Failures / calls in the rolling window, 0 when there were none. */
+  get errorRate(): number {
+    const s = this.breaker.stats;
+    return s.fires === 0 ? 0 : s.failures / s.fires;
+  }
+
+  onStateChange(listener: (state: BreakerState) => void): void {
+    this.stateListeners.push(listener);
+  }
+
+  /** Runs one attempt through the breaker; an open breaker rejects with a 503 at once. */
+  async run<R>(attempt: Action<[], R>): Promise<R> {
+    try {
+      return (await this.breaker.fire(attempt)) as R;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'EOPENBREAKER') {
+        throw new CircuitOpenError(this.service, this.retryAfterSeconds());
+      }
+      throw err;
+    }
+  }
+
+  /** Whole seconds until the half-open probe (at least 1). */
+  retryAfterSeconds(): number {
+    const left = this.openedAt + this.settings.resetTimeoutMs - Date.now();
+    return Math.max(1, Math.ceil(left / 1000));
+  }
+
+  close(): void {
+    this.breaker.shutdown();
+  }
+
+  private changed(state: BreakerState): void {
+    this.logger.log({ msg: `circuit ${state}`, service: this.service, state });
+    for (const l of this.stateListeners) l(state);
+  }
+}
