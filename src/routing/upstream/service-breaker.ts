@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import CircuitBreaker from 'opossum';
 
-import type { CircuitBreakerSettings } from '../../config/config.schema';
 import { CircuitOpenError } from '../../common/upstream-errors';
+import type { CircuitBreakerSettings } from '../../config/config.schema';
 
 export type BreakerState = 'closed' | 'half-open' | 'open';
 

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 
-import type { ConfigSnapshot } from '../../config/config-loader';
 import type { ServiceSettings } from '../../config/config.schema';
+import type { ConfigSnapshot } from '../../config/config-loader';
 import { ActiveHealthCheck } from './active-health-check';
 import { ServiceBreaker } from './service-breaker';
 import { isNeutralError, UpstreamService } from './upstream-service';
