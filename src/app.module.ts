@@ -1,13 +1,16 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import type { Logger } from 'pino';
 
+import { AuthModule } from './auth/auth.module';
+import { OwnEndpointsGuard } from './auth/own-endpoints.guard';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import type { ConfigSnapshot } from './config/config-loader';
 import type { Env } from './config/env-substitution';
 import { GatewayConfigModule } from './config/gateway-config.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
+import { OAuthModule } from './oauth/oauth.module';
 import { RoutingModule } from './routing/routing.module';
 
 export interface AppOptions {
@@ -24,10 +27,15 @@ export class AppModule {
       imports: [
         GatewayConfigModule.forRoot({ initial: options.snapshot, env: options.env }),
         LoggingModule.forRoot(options.logger),
+        AuthModule,
+        OAuthModule,
         RoutingModule,
         HealthModule,
       ],
-      providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
+      providers: [
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        { provide: APP_GUARD, useClass: OwnEndpointsGuard },
+      ],
     };
   }
 }

@@ -29,6 +29,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const requestId = contextOf(req)?.id ?? requestIdFrom(req.headers['x-request-id']);
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
+      if (status < 500 && status !== 429 && (req.url ?? '').startsWith('/oauth/')) {
+        // A body the parser refused before the OAuth controller ran: RFC 6749 §5.2 there.
+        sendOAuthStyle(res, status, messageOf(exception));
+        return true;
+      }
       const headers = exception instanceof GatewayException ? exception.headers : undefined;
       sendError(res, status, messageOf(exception), requestId, headers);
       return true;
@@ -37,6 +42,15 @@ export class AllExceptionsFilter implements ExceptionFilter {
     sendError(res, 500, 'Internal server error', requestId);
     return true;
   }
+}
+
+function sendOAuthStyle(res: ServerResponse, status: number, description: string): void {
+  if (res.headersSent) return void res.destroy();
+  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+  res.statusCode = status === 404 || status === 405 ? status : 400;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(body);
 }
 
 function messageOf(e: HttpException): string {

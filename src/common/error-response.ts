@@ -21,7 +21,7 @@ export function sendError(
   statusCode: number,
   message: string,
   requestId: string,
-  headers?: Readonly<Record<string, string | number>>,
+  headers?: Readonly<Record<string, string | number | readonly string[]>>,
 ): void {
   if (res.headersSent) {
     res.destroy();

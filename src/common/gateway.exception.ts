@@ -5,7 +5,7 @@ export class GatewayException extends HttpException {
   constructor(
     status: number,
     message: string,
-    readonly headers?: Readonly<Record<string, string | number>>,
+    readonly headers?: Readonly<Record<string, string | number | readonly string[]>>,
   ) {
     super(message, status);
   }

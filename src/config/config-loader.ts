@@ -4,7 +4,7 @@ import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 
 import { findRouteConflicts, RouteTable } from '../routing/route-table';
 import {
@@ -29,10 +29,11 @@ export interface LoadedService {
 export interface ConfigSnapshot {
   /** Hash of every file's name and bytes: equal revisions mean identical folders. */
   readonly revision: string;
-  readonly loadedAt: Date;
+  /** ISO 8601 time of the load. */
+  readonly loadedAt: string;
   readonly dir: string;
   /** Relative file name -> sha256 of its bytes, to report what a reload changed. */
-  readonly files: ReadonlyMap<string, string>;
+  readonly files: Readonly<Record<string, string>>;
   readonly gateway: GatewaySettings;
   readonly services: readonly LoadedService[];
   /** From REDIS_URL; read with the files so a reload sees one consistent view. */
@@ -58,12 +59,14 @@ export function loadConfig(dirArg: string, env: Env): LoadResult {
 
   const gatewayRaw = files.find((f) => f.name === GATEWAY_FILE);
   const gateway = validate(gatewayRaw ?? { name: GATEWAY_FILE, text: '' }, env, problems, (v) =>
-    gatewayFileSchema.safeParse(v ?? {}),
+    gatewayFileSchema.safeParse(v ?? {}, { reportInput: true }),
   );
   const services: LoadedService[] = [];
   for (const f of files) {
     if (f.name === GATEWAY_FILE) continue;
-    const settings = validate(f, env, problems, (v) => serviceFileSchema.safeParse(v));
+    const settings = validate(f, env, problems, (v) =>
+      serviceFileSchema.safeParse(v, { reportInput: true }),
+    );
     if (settings) services.push({ file: f.name, settings });
   }
 
@@ -73,15 +76,15 @@ export function loadConfig(dirArg: string, env: Env): LoadResult {
   checkServices(services, problems, warnings);
   if (problems.length > 0 || !gateway) return { ok: false, problems };
 
-  const hashes = new Map<string, string>();
+  const hashes: Record<string, string> = {};
   const whole = createHash('sha256');
   for (const f of files) {
-    hashes.set(f.name, createHash('sha256').update(f.text).digest('hex'));
+    hashes[f.name] = createHash('sha256').update(f.text).digest('hex');
     whole.update(f.name).update('\0').update(f.text).update('\0');
   }
   const snapshot: ConfigSnapshot = {
     revision: whole.digest('hex').slice(0, 16),
-    loadedAt: new Date(),
+    loadedAt: new Date().toISOString(),
     dir,
     files: hashes,
     gateway,
@@ -143,10 +146,16 @@ function validate<T>(
   problems: string[],
   parse: (v: unknown) => Parsed<T>,
 ): T | undefined {
-  const doc = parseDocument(file.text, { prettyErrors: false, uniqueKeys: true });
+  const lines = new LineCounter();
+  // prettyErrors off: its messages quote the source, which may hold a secret.
+  const doc = parseDocument(file.text, {
+    prettyErrors: false,
+    uniqueKeys: true,
+    lineCounter: lines,
+  });
   if (doc.errors.length > 0) {
     for (const err of doc.errors) {
-      const line = err.linePos?.[0].line;
+      const line = lines.linePos(err.pos[0]).line;
       const what = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
       problems.push(`${file.name}: ${line ? `(line ${line})` : '(root)'}: invalid YAML: ${what}`);
     }
@@ -292,9 +301,7 @@ function checkServices(
 
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object' && !Object.isFrozen(o)) {
-    if (!(o instanceof Map) && !(o instanceof Date)) {
-      for (const v of Object.values(o)) deepFreeze(v);
-    }
+    for (const v of Object.values(o)) deepFreeze(v);
     Object.freeze(o);
   }
   return o;

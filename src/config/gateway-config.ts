@@ -88,6 +88,6 @@ export class GatewayConfig implements OnApplicationBootstrap, OnApplicationShutd
 }
 
 function changedFiles(a: ConfigSnapshot, b: ConfigSnapshot): string[] {
-  const names = new Set([...a.files.keys(), ...b.files.keys()]);
-  return [...names].filter((n) => a.files.get(n) !== b.files.get(n)).sort();
+  const names = new Set([...Object.keys(a.files), ...Object.keys(b.files)]);
+  return [...names].filter((n) => a.files[n] !== b.files[n]).sort();
 }

@@ -1,12 +1,14 @@
 import { Controller, Get, Header, UseFilters } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 
+import { Public } from '../auth/public.decorator';
 import { EventLoopDelayIndicator } from './event-loop-delay.indicator';
 import { HeapIndicator } from './heap.indicator';
 import { ReadinessIndicator } from './readiness.indicator';
 import { TerminusBodyFilter } from './terminus-body.filter';
 
 @Controller()
+@Public()
 @UseFilters(TerminusBodyFilter)
 export class HealthController {
   constructor(

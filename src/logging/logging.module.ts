@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 
 import { contextOf } from '../common/request-context';
 import { AccessLog } from './access-log';
+import { AuditLog } from './audit-log';
 import { GATEWAY_PINO } from './logging.constants';
 
 /**
@@ -27,8 +28,8 @@ export class LoggingModule {
           },
         }),
       ],
-      providers: [{ provide: GATEWAY_PINO, useValue: logger }, AccessLog],
-      exports: [AccessLog, GATEWAY_PINO],
+      providers: [{ provide: GATEWAY_PINO, useValue: logger }, AccessLog, AuditLog],
+      exports: [AccessLog, AuditLog, GATEWAY_PINO],
     };
   }
 }

@@ -13,7 +13,8 @@ import { requestIdFrom } from '../common/request-id';
 import { isOwnedPath } from '../config/owned-paths';
 import { AccessLog } from '../logging/access-log';
 import { unmapIPv4 } from './client-address';
-import { GatewayRoutes } from './gateway-routes';
+import { isPreflight } from './cors-policy';
+import { GatewayRoutes, type RoutingState } from './gateway-routes';
 import { normalizePath } from './path-normalizer';
 import { ProxyController } from './proxy.controller';
 import { ServerLifecycle } from './server-lifecycle';
@@ -80,15 +81,38 @@ export class GatewayEntry {
     const peer = unmapIPv4(req.socket.remoteAddress ?? '');
     ctx.clientIp = state.clientAddress.clientIp(peer, req.headers['x-forwarded-for']);
 
-    const url = req.url ?? '/';
     const server = state.server;
+    const url = req.url ?? '/';
     if (url.length > server.maxUrlLength) {
       return sendError(res, 414, 'URL is longer than the limit', ctx.id, CLOSE);
     }
     if (headerBytes(req) > server.maxHeaderSize) {
       return sendError(res, 431, 'request header block is larger than the limit', ctx.id, CLOSE);
     }
+    const cors = state.cors;
+    if (cors === undefined) return this.dispatch(req, res, ctx, state, url, peer);
+    cors(req, res, () => {
+      // The cors package answers allowed preflights itself; here only disallowed ones
+      // arrive, and a preflight is never forwarded.
+      if (isPreflight(req)) {
+        res.statusCode = 204;
+        res.setHeader('Content-Length', 0);
+        res.end();
+        return;
+      }
+      this.dispatch(req, res, ctx, state, url, peer);
+    });
+  };
 
+  private dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: RequestContext,
+    state: RoutingState,
+    url: string,
+    peer: string,
+  ): void {
+    const server = state.server;
     const q = url.indexOf('?');
     let raw = q === -1 ? url : url.slice(0, q);
     if (raw.charCodeAt(0) !== 47) {
@@ -140,7 +164,7 @@ export class GatewayEntry {
       this.logger.error({ msg: 'proxy pipeline failed', requestId: ctx.id, err });
       sendError(res, 500, 'Internal server error', ctx.id);
     });
-  };
+  }
 }
 
 const CLOSE = { Connection: 'close' } as const;

@@ -4,6 +4,7 @@ import type { RouteSettings } from '../config/config.schema';
 import type { ConfigSnapshot } from '../config/config-loader';
 import { GatewayConfig } from '../config/gateway-config';
 import { ClientAddressResolver } from './client-address';
+import { type CorsHandler, corsHandler } from './cors-policy';
 import { type RouteMatch, RouteTable } from './route-table';
 import { ServiceRegistry } from './upstream/service-registry';
 import type { UpstreamService } from './upstream/upstream-service';
@@ -31,6 +32,7 @@ declare module '../common/request-context' {
 export class RoutingState {
   readonly table: RouteTable<GatewayRoute>;
   readonly clientAddress: ClientAddressResolver;
+  readonly cors: CorsHandler | undefined;
 
   constructor(
     readonly snapshot: ConfigSnapshot,
@@ -47,6 +49,7 @@ export class RoutingState {
       ),
     );
     this.clientAddress = new ClientAddressResolver(snapshot.gateway.server.trustProxy);
+    this.cors = corsHandler(snapshot.gateway.cors);
   }
 
   get server() {

@@ -1,18 +1,24 @@
 import type { ServerResponse } from 'node:http';
 
-import { Injectable } from '@nestjs/common';
+import { Injectable, UseGuards } from '@nestjs/common';
 
+import { AuthenticateGuard } from '../auth/authenticate.guard';
+import { AuthorizeGuard } from '../auth/authorize.guard';
+import { ProxyPipeline } from '../auth/public.decorator';
 import type { GatewayRequest } from '../common/request-context';
 
 /**
  * The proxied call's Nest handler. A provider, not a @Controller: it is wrapped once by
  * ExternalContextCreator (see gateway-entry.ts), which finds enhancers only on providers.
- * Guards, in this order, come with the identity and rate-limit capabilities:
- * authenticate, then authorise (needs the identity), then rate-limit (keys on it, and
- * must not count calls that were refused anyway).
  */
 @Injectable()
 export class ProxyController {
+  /**
+   * Guards in this order: authenticate (who is calling), authorise (needs the identity),
+   * then rate-limit (keys on the identity, and must not count calls refused anyway).
+   */
+  @ProxyPipeline()
+  @UseGuards(AuthenticateGuard, AuthorizeGuard)
   async forward(req: GatewayRequest, res: ServerResponse): Promise<void> {
     const ctx = req.gateway;
     const match = ctx.match;

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 
+import { AuthModule } from '../auth/auth.module';
 import { GatewayEntry } from './gateway-entry';
 import { GatewayRoutes } from './gateway-routes';
 import { ProxyController } from './proxy.controller';
@@ -8,6 +9,7 @@ import { ServiceRegistry } from './upstream/service-registry';
 
 /** Where a call goes and how it gets there: route table, upstreams, the proxy pipeline. */
 @Module({
+  imports: [AuthModule],
   providers: [ServiceRegistry, GatewayRoutes, ProxyController, GatewayEntry, ServerLifecycle],
   exports: [GatewayRoutes, ServiceRegistry, GatewayEntry, ServerLifecycle],
 })

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 
+import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger';
 import pino from 'pino';
 
 import { readStartup } from '../../src/config/startup';
@@ -19,7 +20,10 @@ export interface ConfigFiles {
   extra?: Record<string, string>;
 }
 
-export function writeConfigDir(files: ConfigFiles, dir = mkdtempSync(join(tmpdir(), 'gw-'))): string {
+export function writeConfigDir(
+  files: ConfigFiles,
+  dir = mkdtempSync(join(tmpdir(), 'gw-')),
+): string {
   mkdirSync(join(dir, 'services'), { recursive: true });
   if (files.gateway !== undefined) writeFileSync(join(dir, 'gateway.yaml'), files.gateway);
   for (const [name, text] of Object.entries(files.services ?? {})) {
@@ -55,6 +59,8 @@ export async function startTestGateway(
       cb();
     },
   });
+  // nestjs-pino keeps its root logger process-wide; each test app needs its own.
+  __resetOutOfContextForTests();
   const logger = pino({ level: 'debug' }, sink);
   const running = await startGateway({
     snapshot: startup.snapshot,

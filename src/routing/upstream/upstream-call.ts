@@ -72,6 +72,10 @@ export class UpstreamCall {
     const ctx = contextOf(this.req);
     if (ctx) ctx.upstreamMs = Number(process.hrtime.bigint() - this.startedAt) / 1e6;
     prepareClientHeaders(proxyRes.headers, this.options.corsOwned);
+    // CORS set `Vary: Origin` already; the backend's Vary must add to it, not replace it.
+    const ours = this.res.getHeader('vary');
+    const theirs = proxyRes.headers.vary;
+    if (typeof ours === 'string' && theirs) proxyRes.headers.vary = `${ours}, ${theirs}`;
     // Our own connection management, not the backend's: keep-alive unless the client asked
     // to close, or the gateway is draining (requests that arrive while it drains have
     // shouldKeepAlive cleared; one that was already in flight sees its server no longer

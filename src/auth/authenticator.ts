@@ -1,0 +1,111 @@
+import { type ExecutionContext, Injectable } from '@nestjs/common';
+import { AuthGuard } from '@nestjs/passport';
+
+import { GatewayException } from '../common/gateway.exception';
+import type { GatewayRequest } from '../common/request-context';
+import { GatewayConfig } from '../config/gateway-config';
+import { AuditLog } from '../logging/audit-log';
+import { ApiKeyStrategy } from './api-key.strategy';
+import { AuthFailure, type AuthFailureReason } from './auth-failure';
+import type { Identity } from './identity';
+
+export type AuthMode = 'jwt' | 'apiKey' | 'any';
+
+/** Turns passport's (err, user, info) into an Identity or an AuthFailure. */
+function settle(err: unknown, user: unknown, info: unknown): Identity {
+  if (err instanceof AuthFailure || err instanceof GatewayException) throw err;
+  if (user) return user as Identity;
+  const cause = err ?? info;
+  if (cause instanceof AuthFailure) throw cause;
+  const message = cause instanceof Error ? cause.message : '';
+  if (message === 'No auth token') throw new AuthFailure('missing', 'no token was sent');
+  throw new AuthFailure('invalid_token', 'the token is not valid');
+}
+
+class JwtPassportGuard extends AuthGuard('jwt') {
+  override handleRequest<T>(err: unknown, user: unknown, info: unknown): T {
+    return settle(err, user, info) as T;
+  }
+}
+
+class ApiKeyPassportGuard extends AuthGuard('api-key') {
+  override handleRequest<T>(err: unknown, user: unknown, info: unknown): T {
+    return settle(err, user, info) as T;
+  }
+}
+
+export type FailureListener = (reason: AuthFailureReason) => void;
+
+/**
+ * Authentication through passport's strategies (`jwt`, `api-key`) for both the proxied
+ * routes and the gateway's own endpoints; failures become 401s with RFC 6750 challenges.
+ */
+@Injectable()
+export class Authenticator {
+  private readonly jwt = new JwtPassportGuard();
+  private readonly apiKey = new ApiKeyPassportGuard();
+  private readonly listeners: FailureListener[] = [];
+
+  constructor(
+    private readonly keys: ApiKeyStrategy,
+    private readonly config: GatewayConfig,
+    private readonly audit: AuditLog,
+  ) {}
+
+  /** Called for every authentication or authorisation failure (metrics). */
+  onFailure(listener: FailureListener): void {
+    this.listeners.push(listener);
+  }
+
+  async authenticate(context: ExecutionContext, mode: AuthMode): Promise<Identity> {
+    const req = context.switchToHttp().getRequest<GatewayRequest>();
+    const bearer = /^bearer /i.test(req.headers.authorization ?? '');
+    const useJwt = mode === 'jwt' || (mode === 'any' && bearer);
+    const useKey = mode === 'apiKey' || (mode === 'any' && !bearer);
+    try {
+      if (mode === 'any' && !bearer && req.headers[this.keys.header] === undefined) {
+        throw new AuthFailure('missing', 'no credentials were sent');
+      }
+      if (useJwt) await this.jwt.canActivate(context);
+      else if (useKey) await this.apiKey.canActivate(context);
+      const identity = (req as GatewayRequest & { user?: Identity }).user as Identity;
+      req.gateway.identity = identity;
+      return identity;
+    } catch (e) {
+      if (!(e instanceof AuthFailure)) throw e;
+      this.refuse(req, e);
+      throw new GatewayException(401, e.description, {
+        'WWW-Authenticate': this.challenges(mode, e),
+      });
+    }
+  }
+
+  /** Records an authorisation refusal (403) like an authentication one. */
+  refuse(req: GatewayRequest, failure: AuthFailure): void {
+    for (const l of this.listeners) l(failure.reason);
+    const ctx = req.gateway;
+    const forbidden =
+      failure.reason === 'forbidden_role' || failure.reason === 'insufficient_scope';
+    const who = { requestId: ctx.id, clientIp: ctx.clientIp };
+    this.audit.record(forbidden ? 'forbidden' : 'authentication failed', who, {
+      reason: failure.reason,
+      route: ctx.routeLabel,
+      subject: ctx.identity?.subject,
+    });
+  }
+
+  private challenges(mode: AuthMode, e: AuthFailure): string[] {
+    const out: string[] = [];
+    if (mode !== 'apiKey') {
+      out.push(
+        e.reason === 'missing'
+          ? 'Bearer realm="api-gateway"'
+          : `Bearer realm="api-gateway", error="invalid_token", error_description="${e.description}"`,
+      );
+    }
+    if (mode !== 'jwt') {
+      out.push(`ApiKey header="${this.config.current.gateway.auth.apiKeys.header}"`);
+    }
+    return out;
+  }
+}

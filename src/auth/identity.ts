@@ -1,0 +1,15 @@
+/** Who the caller is, once authenticated. */
+export interface Identity {
+  /** X-User-ID: the JWT's `sub` (the client_id for our own tokens) or the API key's name. */
+  readonly subject: string;
+  readonly roles: readonly string[];
+  /** The JWT's `scope` claim split on spaces; undefined when it has none (API keys). */
+  readonly scopes: readonly string[] | undefined;
+  readonly method: 'jwt' | 'apiKey';
+}
+
+declare module '../common/request-context' {
+  interface RequestContext {
+    identity?: Identity;
+  }
+}

@@ -1,0 +1,101 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import jwt from 'jsonwebtoken';
+import { JwksClient } from 'jwks-rsa';
+
+import type { ConfigSnapshot } from '../config/config-loader';
+import { GatewayConfig } from '../config/gateway-config';
+import { GatewaySigningKeys } from '../oauth/signing-keys';
+import { AuthFailure } from './auth-failure';
+
+interface VerificationKeys {
+  readonly algorithms: ReadonlySet<string>;
+  readonly publicKey: KeyObject | undefined;
+  readonly jwks: JwksClient | undefined;
+}
+
+/**
+ * Picks the key a token must verify with from its header's `alg` and `kid`: the
+ * algorithm list is an allow-list bound to a key type (HS256 → the secret, RS256 → a
+ * public key), so `alg: none` and an RS256 public key used as an HMAC secret never verify.
+ * The gateway's own signing key is always trusted.
+ */
+@Injectable()
+export class JwtKeyResolver implements OnModuleDestroy {
+  private keys: VerificationKeys;
+  private readonly jwksKeys = new Map<string, KeyObject>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    config: GatewayConfig,
+    private readonly signing: GatewaySigningKeys,
+  ) {
+    this.keys = this.build(config.current);
+    this.unsubscribe = config.onChange((next) => {
+      this.jwksKeys.clear();
+      this.keys = this.build(next);
+    });
+  }
+
+  async resolve(rawToken: string): Promise<KeyObject> {
+    const decoded = jwt.decode(rawToken, { complete: true });
+    if (!decoded || typeof decoded.payload === 'string') {
+      throw new AuthFailure('invalid_token', 'the token is malformed');
+    }
+    const { alg, kid } = decoded.header;
+    const own = this.signing.current;
+    const k = this.keys;
+    if (alg === 'HS256' && (k.algorithms.has('HS256') || own.algorithm === 'HS256')) {
+      return own.hmac;
+    }
+    if (alg === 'RS256') {
+      if (own.kid !== undefined && kid === own.kid && own.publicKey) return own.publicKey;
+      if (k.algorithms.has('RS256')) {
+        if (k.publicKey) return k.publicKey;
+        if (k.jwks) return this.fromJwks(k.jwks, kid);
+      }
+    }
+    throw new AuthFailure('invalid_token', 'the token algorithm is not accepted');
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe();
+  }
+
+  /** jwks-rsa refetches the set (rate-limited) when a kid is unknown: key rotation. */
+  private async fromJwks(client: JwksClient, kid: string | undefined): Promise<KeyObject> {
+    const cacheKey = kid ?? '';
+    const cached = this.jwksKeys.get(cacheKey);
+    if (cached) return cached;
+    try {
+      const key = createPublicKey((await client.getSigningKey(kid)).getPublicKey());
+      this.jwksKeys.set(cacheKey, key);
+      return key;
+    } catch {
+      throw new AuthFailure('invalid_token', 'no key matches the token');
+    }
+  }
+
+  private build(s: ConfigSnapshot): VerificationKeys {
+    const j = s.gateway.auth.jwt;
+    return {
+      algorithms: new Set(j.algorithms),
+      publicKey: j.publicKeyFile
+        ? createPublicKey(readFileSync(resolve(s.dir, j.publicKeyFile)))
+        : undefined,
+      jwks: j.jwksUri
+        ? new JwksClient({
+            jwksUri: j.jwksUri,
+            cache: true,
+            cacheMaxAge: 10 * 60_000,
+            rateLimit: true,
+            jwksRequestsPerMinute: 10,
+            timeout: 2000,
+          })
+        : undefined,
+    };
+  }
+}

@@ -1,0 +1,84 @@
+import type { IncomingMessage } from 'node:http';
+
+import { Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import type { JwtPayload } from 'jsonwebtoken';
+import { ExtractJwt, Strategy, type StrategyOptionsWithoutRequest } from 'passport-jwt';
+
+import { GatewayConfig } from '../config/gateway-config';
+import { RevocationStore } from '../oauth/revocation.store';
+import { AuthFailure } from './auth-failure';
+import type { Identity } from './identity';
+import { JwtKeyResolver } from './jwt-key-resolver';
+
+/**
+ * passport-jwt verifies the signature with the key JwtKeyResolver picks for the current
+ * snapshot; the time and audience checks read the current snapshot too, so a reload of
+ * `auth.jwt` takes effect without re-creating the strategy.
+ */
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
+  constructor(
+    keys: JwtKeyResolver,
+    private readonly config: GatewayConfig,
+    private readonly revocations: RevocationStore,
+  ) {
+    const options: StrategyOptionsWithoutRequest = {
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKeyProvider: (
+        _req: IncomingMessage,
+        raw: string,
+        done: (err: unknown, key?: string) => void,
+      ) => {
+        keys.resolve(raw).then(
+          // A KeyObject: jsonwebtoken takes it where the types say string (no re-parse).
+          (key) => done(null, key as unknown as string),
+          (err: unknown) => done(err),
+        );
+      },
+      algorithms: ['HS256', 'RS256'],
+      ignoreExpiration: true,
+      jsonWebTokenOptions: { ignoreNotBefore: true },
+    };
+    super(options);
+  }
+
+  async validate(payload: JwtPayload): Promise<Identity> {
+    const j = this.config.current.gateway.auth.jwt;
+    const now = Date.now() / 1000;
+    const tolerance = j.clockToleranceSeconds;
+    if (typeof payload.exp === 'number' && now - tolerance >= payload.exp) {
+      throw new AuthFailure('expired', 'the token has expired');
+    }
+    if (typeof payload.nbf === 'number' && now + tolerance < payload.nbf) {
+      throw new AuthFailure('invalid_token', 'the token is not valid yet');
+    }
+    if (j.issuer && payload.iss !== j.issuer) {
+      throw new AuthFailure('invalid_token', 'the token issuer is not accepted');
+    }
+    if (j.audience) {
+      const aud = payload.aud;
+      const ok = Array.isArray(aud) ? aud.includes(j.audience) : aud === j.audience;
+      if (!ok) throw new AuthFailure('invalid_token', 'the token audience is not accepted');
+    }
+    if (typeof payload.sub !== 'string' || payload.sub === '') {
+      throw new AuthFailure('invalid_token', 'the token has no subject');
+    }
+    // Tokens from /oauth/token carry jti and client_id: one revocation read each.
+    if (typeof payload.jti === 'string' && typeof payload.client_id === 'string') {
+      if (await this.revocations.isRevoked(payload.jti)) {
+        throw new AuthFailure('revoked', 'the token has been revoked');
+      }
+    }
+    const roles = Array.isArray(payload.roles)
+      ? payload.roles.filter((r): r is string => typeof r === 'string')
+      : [];
+    const scope: unknown = payload.scope;
+    return {
+      subject: payload.sub,
+      roles,
+      scopes: typeof scope === 'string' ? scope.split(' ').filter((s) => s !== '') : undefined,
+      method: 'jwt',
+    };
+  }
+}

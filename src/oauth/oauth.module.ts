@@ -1,0 +1,24 @@
+import { Module } from '@nestjs/common';
+
+import { RedisModule } from '../redis/redis.module';
+import { ClientRegistry, ConfigClientRegistry } from './client-registry';
+import { OAuthController } from './oauth.controller';
+import { OAuthService } from './oauth.service';
+import { RevocationStore } from './revocation.store';
+import { GatewaySigningKeys } from './signing-keys';
+import { TokenService } from './token.service';
+
+/** /oauth/token, revoke, introspect and the JWKS; the signing keys and revocations. */
+@Module({
+  imports: [RedisModule],
+  controllers: [OAuthController],
+  providers: [
+    { provide: ClientRegistry, useClass: ConfigClientRegistry },
+    GatewaySigningKeys,
+    RevocationStore,
+    TokenService,
+    OAuthService,
+  ],
+  exports: [GatewaySigningKeys, RevocationStore, TokenService],
+})
+export class OAuthModule {}

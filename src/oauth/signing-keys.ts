@@ -1,0 +1,81 @@
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  type JsonWebKey,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+
+import type { ConfigSnapshot } from '../config/config-loader';
+import { GatewayConfig } from '../config/gateway-config';
+
+export interface SigningKeySet {
+  /** HS256 key: auth.jwt.secret, or this process's random key when the secret is empty. */
+  readonly hmac: KeyObject;
+  readonly algorithm: 'HS256' | 'RS256';
+  /** The key tokens from /oauth/token are signed with. */
+  readonly signingKey: KeyObject;
+  /** RS256: the public half and its kid (RFC 7638 thumbprint). */
+  readonly publicKey?: KeyObject;
+  readonly kid?: string;
+  readonly jwks: readonly JsonWebKey[];
+}
+
+/**
+ * The gateway's own keys as KeyObjects, made once per config snapshot (never a string
+ * secret on the hot path: jsonwebtoken would re-parse it on every verify).
+ */
+@Injectable()
+export class GatewaySigningKeys implements OnModuleDestroy {
+  private readonly processSecret = createSecretKey(randomBytes(32));
+  private keys: SigningKeySet;
+  private readonly unsubscribe: () => void;
+
+  constructor(config: GatewayConfig) {
+    this.keys = this.build(config.current);
+    this.unsubscribe = config.onChange((next) => {
+      this.keys = this.build(next);
+    });
+  }
+
+  get current(): SigningKeySet {
+    return this.keys;
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe();
+  }
+
+  private build(s: ConfigSnapshot): SigningKeySet {
+    const secret = s.gateway.auth.jwt.secret;
+    const hmac = secret ? createSecretKey(Buffer.from(secret, 'utf8')) : this.processSecret;
+    const signing = s.gateway.oauth.signing;
+    if (signing.algorithm === 'HS256') {
+      return { hmac, algorithm: 'HS256', signingKey: hmac, jwks: [] };
+    }
+    const privateKey = createPrivateKey(readFileSync(resolve(s.dir, signing.privateKeyFile)));
+    const publicKey = createPublicKey(privateKey);
+    const jwk = publicKey.export({ format: 'jwk' });
+    const kid = thumbprint(jwk);
+    return {
+      hmac,
+      algorithm: 'RS256',
+      signingKey: privateKey,
+      publicKey,
+      kid,
+      jwks: [{ kty: jwk.kty, n: jwk.n, e: jwk.e, kid, alg: 'RS256', use: 'sig' }],
+    };
+  }
+}
+
+/** RFC 7638 JWK thumbprint of an RSA public key, base64url. */
+function thumbprint(jwk: JsonWebKey): string {
+  const canonical = JSON.stringify({ e: jwk.e, kty: jwk.kty, n: jwk.n });
+  return createHash('sha256').update(canonical).digest('base64url');
+}

@@ -1,0 +1,42 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import cors from 'cors';
+
+import type { CorsSettings } from '../config/config.schema';
+
+export type CorsHandler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
+
+/**
+ * The `cors` package, configured from one snapshot's `cors` block, for every request the
+ * entry sees (proxied calls never reach Express, so app.enableCors() could not cover them).
+ * Preflights from an allowed origin are answered by it; a disallowed origin gets no
+ * Access-Control-* at all, and its preflight is answered by the entry without forwarding.
+ */
+export function corsHandler(settings: CorsSettings | undefined): CorsHandler | undefined {
+  if (!settings) return undefined;
+  const anyOrigin = settings.origins.includes('*');
+  const allowed = new Set(settings.origins);
+  const base: cors.CorsOptions = {
+    credentials: settings.credentials,
+    methods: settings.methods,
+    allowedHeaders: settings.allowedHeaders,
+    exposedHeaders: settings.exposedHeaders,
+    maxAge: settings.maxAgeSeconds,
+    preflightContinue: false,
+    optionsSuccessStatus: 204,
+  };
+  const allow: cors.CorsOptions = { ...base, origin: anyOrigin ? '*' : true };
+  const deny: cors.CorsOptions = { origin: false };
+  return cors<IncomingMessage>((req, cb) => {
+    const origin = req.headers.origin;
+    cb(null, origin !== undefined && (anyOrigin || allowed.has(origin)) ? allow : deny);
+  }) as CorsHandler;
+}
+
+export function isPreflight(req: IncomingMessage): boolean {
+  return (
+    req.method === 'OPTIONS' &&
+    req.headers.origin !== undefined &&
+    req.headers['access-control-request-method'] !== undefined
+  );
+}
