@@ -2,6 +2,7 @@ import { Controller, Get, Header, UseFilters } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 
 import { Public } from '../auth/public.decorator';
+import { RateLimitStoreIndicator } from '../rate-limit/rate-limit-store.indicator';
 import { EventLoopDelayIndicator } from './event-loop-delay.indicator';
 import { HeapIndicator } from './heap.indicator';
 import { ReadinessIndicator } from './readiness.indicator';
@@ -16,6 +17,7 @@ export class HealthController {
     private readonly heap: HeapIndicator,
     private readonly eventLoop: EventLoopDelayIndicator,
     private readonly readiness: ReadinessIndicator,
+    private readonly store: RateLimitStoreIndicator,
   ) {}
 
   /** Liveness: 200 while the process can serve, whatever the backends do. */
@@ -31,6 +33,10 @@ export class HealthController {
   @Header('Cache-Control', 'no-store')
   @HealthCheck()
   ready() {
-    return this.health.check([() => this.readiness.gateway(), () => this.readiness.upstreams()]);
+    return this.health.check([
+      () => this.readiness.gateway(),
+      () => this.store.check(),
+      () => this.readiness.upstreams(),
+    ]);
   }
 }

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 
+import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { RoutingModule } from '../routing/routing.module';
 import { EventLoopDelayIndicator } from './event-loop-delay.indicator';
 import { HealthController } from './health.controller';
@@ -9,7 +10,7 @@ import { ReadinessIndicator } from './readiness.indicator';
 
 /** /health (liveness) and /ready (readiness) on Terminus. */
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), RoutingModule],
+  imports: [TerminusModule.forRoot({ logger: false }), RoutingModule, RateLimitModule],
   controllers: [HealthController],
   providers: [HeapIndicator, EventLoopDelayIndicator, ReadinessIndicator],
 })

@@ -1,4 +1,13 @@
-import { Controller, Get, Header, HttpCode, Post, Req, UseFilters } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Post,
+  Req,
+  UseFilters,
+  UseGuards,
+} from '@nestjs/common';
 
 import { Public } from '../auth/public.decorator';
 import type { GatewayRequest } from '../common/request-context';
@@ -6,6 +15,7 @@ import { type CallerFacts, type Introspection, OAuthService } from './oauth.serv
 import { OAuthErrorFilter } from './oauth-error.filter';
 import { GatewaySigningKeys } from './signing-keys';
 import type { IssuedToken } from './token.service';
+import { TokenLimitGuard } from './token-limit.guard';
 
 type FormRequest = GatewayRequest & { body?: unknown };
 
@@ -29,6 +39,7 @@ export class OAuthController {
   ) {}
 
   @Post('oauth/token')
+  @UseGuards(TokenLimitGuard)
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
   @Header('Pragma', 'no-cache')

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 
+import { WindowStoreModule } from '../rate-limit/window-store.module';
 import { RedisModule } from '../redis/redis.module';
 import { ClientRegistry, ConfigClientRegistry } from './client-registry';
 import { OAuthController } from './oauth.controller';
@@ -7,10 +8,11 @@ import { OAuthService } from './oauth.service';
 import { RevocationStore } from './revocation.store';
 import { GatewaySigningKeys } from './signing-keys';
 import { TokenService } from './token.service';
+import { TokenLimitGuard } from './token-limit.guard';
 
 /** /oauth/token, revoke, introspect and the JWKS; the signing keys and revocations. */
 @Module({
-  imports: [RedisModule],
+  imports: [RedisModule, WindowStoreModule],
   controllers: [OAuthController],
   providers: [
     { provide: ClientRegistry, useClass: ConfigClientRegistry },
@@ -18,6 +20,7 @@ import { TokenService } from './token.service';
     RevocationStore,
     TokenService,
     OAuthService,
+    TokenLimitGuard,
   ],
   exports: [GatewaySigningKeys, RevocationStore, TokenService],
 })

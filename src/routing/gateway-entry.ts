@@ -177,12 +177,13 @@ function headerBytes(req: IncomingMessage): number {
   return n;
 }
 
-/** The path of an absolute-form request target (`GET http://host/path`), if it is one. */
+/**
+ * The path of an absolute-form request target (`GET http://host/path`) exactly as sent:
+ * not through URL parsing, which would resolve `..` before the traversal check sees it.
+ */
 function absolutePath(target: string): string | undefined {
-  if (!/^https?:\/\//i.test(target)) return undefined;
-  try {
-    return new URL(target).pathname;
-  } catch {
-    return undefined;
-  }
+  const authority = /^https?:\/\/[^/?#]*/i.exec(target);
+  if (!authority) return undefined;
+  const path = target.slice(authority[0].length);
+  return path === '' ? '/' : path;
 }

@@ -6,6 +6,7 @@ import { AuthenticateGuard } from '../auth/authenticate.guard';
 import { AuthorizeGuard } from '../auth/authorize.guard';
 import { ProxyPipeline } from '../auth/public.decorator';
 import type { GatewayRequest } from '../common/request-context';
+import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
 
 /**
  * The proxied call's Nest handler. A provider, not a @Controller: it is wrapped once by
@@ -18,7 +19,7 @@ export class ProxyController {
    * then rate-limit (keys on the identity, and must not count calls refused anyway).
    */
   @ProxyPipeline()
-  @UseGuards(AuthenticateGuard, AuthorizeGuard)
+  @UseGuards(AuthenticateGuard, AuthorizeGuard, RateLimitGuard)
   async forward(req: GatewayRequest, res: ServerResponse): Promise<void> {
     const ctx = req.gateway;
     const match = ctx.match;

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 
 import { AuthModule } from '../auth/auth.module';
+import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { GatewayEntry } from './gateway-entry';
 import { GatewayRoutes } from './gateway-routes';
 import { ProxyController } from './proxy.controller';
@@ -9,7 +10,7 @@ import { ServiceRegistry } from './upstream/service-registry';
 
 /** Where a call goes and how it gets there: route table, upstreams, the proxy pipeline. */
 @Module({
-  imports: [AuthModule],
+  imports: [AuthModule, RateLimitModule],
   providers: [ServiceRegistry, GatewayRoutes, ProxyController, GatewayEntry, ServerLifecycle],
   exports: [GatewayRoutes, ServiceRegistry, GatewayEntry, ServerLifecycle],
 })

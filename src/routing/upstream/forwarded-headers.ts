@@ -17,12 +17,18 @@ const HOP_BY_HOP = [
 const GATEWAY_OWNED_RESPONSE = /^(x-request-id|x-ratelimit-|ratelimit)/;
 const CORS_RESPONSE = /^access-control-/;
 
+/**
+ * Fields a `Connection` list may not remove: dropping the framing would let a body be sent
+ * unframed and read upstream as a second request (smuggling).
+ */
+const NEVER_LISTED = new Set(['content-length', 'host']);
+
 function dropHopByHop(h: IncomingHttpHeaders): void {
   const listed = h.connection;
   if (listed) {
     for (const name of listed.split(',')) {
       const n = name.trim().toLowerCase();
-      if (n) delete h[n];
+      if (n && !NEVER_LISTED.has(n)) delete h[n];
     }
   }
   for (const n of HOP_BY_HOP) if (h[n] !== undefined) delete h[n];

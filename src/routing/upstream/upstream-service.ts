@@ -58,9 +58,11 @@ export class UpstreamService {
    */
   async forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let failed: UpstreamTarget | undefined;
+    let firstError: Error | undefined;
     for (;;) {
       const target = this.pick(failed);
-      if (!target) throw new NoHealthyTargetError(this.name);
+      // No target for the retry: the client gets the first attempt's 502.
+      if (!target) throw firstError ?? new NoHealthyTargetError(this.name);
       try {
         await this.breaker.run(() => this.attempt(req, res, target));
         return;
@@ -69,6 +71,7 @@ export class UpstreamService {
         if (failed || !(err instanceof UpstreamConnectionError) || !err.retryable) throw err;
         if (!canRetry(req)) throw err;
         failed = target;
+        firstError = err;
       }
     }
   }

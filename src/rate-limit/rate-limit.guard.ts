@@ -1,0 +1,106 @@
+import type { ServerResponse } from 'node:http';
+
+import { type ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
+  ThrottlerGuard,
+  type ThrottlerModuleOptions,
+  type ThrottlerRequest,
+  ThrottlerStorage,
+} from '@nestjs/throttler';
+
+import type { GatewayRequest } from '../common/request-context';
+import { type AppliedRule, RateLimiter } from './rate-limiter';
+
+/**
+ * Third proxy guard (after authentication and authorisation, so it keys on the identity
+ * and never counts calls refused anyway). Extends throttler's guard through its hooks: one
+ * named throttler makes the base canActivate call handleRequest once; the rules — the
+ * caller's tier and, on top, the route's own rule — come from the compiled route.
+ */
+@Injectable()
+export class RateLimitGuard extends ThrottlerGuard {
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() storage: ThrottlerStorage,
+    reflector: Reflector,
+    private readonly limiter: RateLimiter,
+  ) {
+    super(options, storage, reflector);
+  }
+
+  protected override shouldSkip(context: ExecutionContext): Promise<boolean> {
+    const req = context.switchToHttp().getRequest<GatewayRequest>();
+    const route = req.gateway.match?.route.data.settings;
+    return Promise.resolve(!route || route.rateLimit === false || !this.limiter.settings.enabled);
+  }
+
+  protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
+    const { req, res } = this.getRequestResponse(props.context);
+    const gw = req as GatewayRequest;
+    const rules = await this.rulesFor(props.context, gw);
+    await this.limiter.check(rules, gw.gateway, res as ServerResponse);
+    return true;
+  }
+
+  /** The tier's tracker: the subject once authenticated, else the client IP. */
+  protected override getTracker(req: Record<string, unknown>): Promise<string> {
+    const ctx = (req as unknown as GatewayRequest).gateway;
+    return Promise.resolve(ctx.identity ? `u:${ctx.identity.subject}` : `ip:${ctx.clientIp}`);
+  }
+
+  protected override generateKey(
+    _context: ExecutionContext,
+    tracker: string,
+    name: string,
+  ): string {
+    return this.limiter.key(name, tracker);
+  }
+
+  private async rulesFor(context: ExecutionContext, req: GatewayRequest): Promise<AppliedRule[]> {
+    const ctx = req.gateway;
+    const settings = this.limiter.settings;
+    const match = ctx.match;
+    const rules: AppliedRule[] = [];
+    const own = match?.route.data.settings.rateLimit;
+    if (own) {
+      const tracker =
+        own.scope === 'endpoint'
+          ? 'all'
+          : own.scope === 'user' && ctx.identity
+            ? `u:${ctx.identity.subject}`
+            : `ip:${ctx.clientIp}`;
+      rules.push({
+        name: 'route',
+        key: this.limiter.key(
+          `route:${match.route.data.service.name}:${match.route.pattern}`,
+          tracker,
+        ),
+        limit: own.limit,
+        windowMs: own.windowSeconds * 1000,
+        windowSeconds: own.windowSeconds,
+      });
+    }
+    const identity = ctx.identity;
+    const tier = !identity
+      ? 'public'
+      : identity.roles.includes('admin')
+        ? 'admin'
+        : 'authenticated';
+    const t = settings.tiers[tier];
+    rules.push({
+      name: tier,
+      key: this.generateKey(
+        context,
+        await this.getTracker(req as unknown as Record<string, unknown>),
+        tier,
+      ),
+      limit: t.limit,
+      windowMs: t.windowSeconds * 1000,
+      windowSeconds: t.windowSeconds,
+    });
+    return rules;
+  }
+}

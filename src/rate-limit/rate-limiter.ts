@@ -1,0 +1,132 @@
+import type { ServerResponse } from 'node:http';
+
+import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+
+import { GatewayException } from '../common/gateway.exception';
+import type { RequestContext } from '../common/request-context';
+import { GatewayConfig } from '../config/gateway-config';
+import { RedisConnection } from '../redis/redis-connection';
+import { MemoryWindowStorage } from './memory-window.storage';
+import { storeErrors, violations } from './rate-limit.metrics';
+import { RedisWindowStorage } from './redis-window.storage';
+import type { WindowDecision, WindowRule } from './sliding-window';
+import { CurrentWindowStorage, type SlidingWindowStorage } from './sliding-window.storage';
+
+/** Names of the rules, as in `RateLimit-Policy` and the violations metric's `tier` label. */
+export type RuleName = 'public' | 'authenticated' | 'admin' | 'route' | 'token';
+
+export interface AppliedRule extends WindowRule {
+  readonly name: RuleName;
+  readonly windowSeconds: number;
+}
+
+/**
+ * Checks a call against its rules (atomically, in the configured store), writes the
+ * contract's headers, and refuses with 429 — or decides per `onStoreError` when the store
+ * is unreachable (logged once per outage, counted, visible in /ready).
+ */
+@Injectable()
+export class RateLimiter implements OnModuleDestroy {
+  private readonly logger = new Logger('RateLimit');
+  readonly memory = new MemoryWindowStorage();
+  /** Given to @nestjs/throttler as its storage: always the current snapshot's store. */
+  readonly storage = new CurrentWindowStorage(() => this.store);
+  private readonly redis: RedisWindowStorage | undefined;
+  private outage = false;
+  private readonly errors = storeErrors();
+  private readonly refused = violations();
+
+  constructor(
+    private readonly config: GatewayConfig,
+    connection: RedisConnection,
+  ) {
+    this.redis = connection.client ? new RedisWindowStorage(connection.client) : undefined;
+  }
+
+  get settings() {
+    return this.config.current.gateway.rateLimit;
+  }
+
+  /** The store of the current snapshot (config validation ensures Redis exists for it). */
+  get store(): SlidingWindowStorage {
+    return this.settings.store === 'redis' && this.redis ? this.redis : this.memory;
+  }
+
+  get storeReachable(): boolean {
+    return !this.outage;
+  }
+
+  key(name: string, tracker: string): string {
+    return `${this.settings.redisKeyPrefix}rl:${name}:${tracker}`;
+  }
+
+  async check(
+    rules: readonly AppliedRule[],
+    ctx: RequestContext,
+    res: ServerResponse,
+  ): Promise<void> {
+    const store = this.store;
+    let decisions: WindowDecision[];
+    try {
+      decisions = await store.consume(rules);
+      if (this.outage) {
+        this.outage = false;
+        this.logger.log({ msg: 'rate-limit store reachable again', store: store.kind });
+      }
+    } catch (err) {
+      this.errors.inc({ store: store.kind });
+      const deny = this.settings.onStoreError === 'deny';
+      if (!this.outage) {
+        this.outage = true;
+        const reason = err instanceof Error ? err.message : 'unknown';
+        this.logger.warn({
+          msg: 'rate-limit store unreachable',
+          store: store.kind,
+          onStoreError: deny ? 'deny' : 'allow',
+          reason,
+        });
+      }
+      if (deny) throw new GatewayException(503, 'rate-limit store unavailable');
+      return;
+    }
+    writeHeaders(res, rules, decisions);
+    if (decisions[0]?.allowed) return;
+    let retryAfter = 1;
+    rules.forEach((r, i) => {
+      const d = decisions[i];
+      if (!d.blocking) return;
+      retryAfter = Math.max(retryAfter, d.retryAfterSeconds);
+      this.refused.inc({ tier: r.name, route: ctx.routeLabel });
+    });
+    throw new GatewayException(429, 'rate limit exceeded', { 'Retry-After': retryAfter });
+  }
+
+  onModuleDestroy(): void {
+    this.memory.onModuleDestroy();
+  }
+}
+
+function writeHeaders(
+  res: ServerResponse,
+  rules: readonly AppliedRule[],
+  decisions: readonly WindowDecision[],
+): void {
+  let tightest = 0;
+  for (let i = 1; i < decisions.length; i++) {
+    if (decisions[i].remaining < decisions[tightest].remaining) tightest = i;
+  }
+  const d = decisions[tightest];
+  res.setHeader('X-RateLimit-Limit', rules[tightest].limit);
+  res.setHeader('X-RateLimit-Remaining', d.remaining);
+  res.setHeader('X-RateLimit-Reset', d.resetSeconds);
+  res.setHeader(
+    'RateLimit-Policy',
+    rules.map((r) => `"${r.name}";q=${r.limit};w=${r.windowSeconds}`).join(', '),
+  );
+  res.setHeader(
+    'RateLimit',
+    rules
+      .map((r, i) => `"${r.name}";r=${decisions[i].remaining};t=${decisions[i].resetSeconds}`)
+      .join(', '),
+  );
+}

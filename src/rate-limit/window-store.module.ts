@@ -1,0 +1,8 @@
+import { Module } from '@nestjs/common';
+
+import { RedisModule } from '../redis/redis.module';
+import { RateLimiter } from './rate-limiter';
+
+/** The limiter and its stores, on their own so ThrottlerModule's async options can inject them. */
+@Module({ imports: [RedisModule], providers: [RateLimiter], exports: [RateLimiter] })
+export class WindowStoreModule {}

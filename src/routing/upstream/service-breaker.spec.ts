@@ -1,0 +1,206 @@
+import { Logger } from '@nestjs/common';
+
+import { GatewayException } from '../../common/gateway.exception';
+import {
+  CircuitOpenError,
+  UpstreamConnectionError,
+  UpstreamTimeoutError,
+} from '../../common/upstream-errors';
+import type { CircuitBreakerSettings } from '../../config/config.schema';
+import { type BreakerState, ServiceBreaker, UpstreamServerError } from './service-breaker';
+import { isNeutralError } from './upstream-service';
+
+const SETTINGS: CircuitBreakerSettings = {
+  errorThresholdPercentage: 50,
+  rollingWindowMs: 10_000,
+  resetTimeoutMs: 3000,
+  volumeThreshold: 4,
+};
+
+const ok = () => Promise.resolve('ok');
+const serverError = () => Promise.reject(new UpstreamServerError(500));
+const staleSocket = () =>
+  Promise.reject(new UpstreamConnectionError('orders', 'ECONNRESET', true, true));
+const tooLarge = () => Promise.reject(new GatewayException(413, 'too large'));
+
+describe('ServiceBreaker', () => {
+  let breaker: ServiceBreaker;
+  let states: BreakerState[];
+  let logged: jest.SpyInstance;
+
+  beforeEach(() => {
+    jest.useFakeTimers({ now: 1_700_000_000_000 });
+    logged = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    breaker = new ServiceBreaker('orders', SETTINGS, isNeutralError);
+    states = [];
+    breaker.onStateChange((s) => states.push(s));
+  });
+
+  afterEach(() => {
+    breaker.close();
+    logged.mockRestore();
+    jest.useRealTimers();
+  });
+
+  /** Runs `action` through the breaker, swallowing its rejection (the test looks at state). */
+  async function fire(action: () => Promise<unknown>, times = 1): Promise<void> {
+    for (let i = 0; i < times; i++) await breaker.run(action).catch(() => undefined);
+  }
+
+  async function open(): Promise<void> {
+    await fire(serverError, SETTINGS.volumeThreshold);
+    expect(breaker.state).toBe('open');
+  }
+
+  describe('closed', () => {
+    it('starts closed, passing results and errors through', async () => {
+      expect(breaker.state).toBe('closed');
+      await expect(breaker.run(ok)).resolves.toBe('ok');
+      await expect(breaker.run(serverError)).rejects.toBeInstanceOf(UpstreamServerError);
+      expect(breaker.state).toBe('closed');
+    });
+
+    it('stays closed below volumeThreshold, even at 100% failures', async () => {
+      await fire(serverError, SETTINGS.volumeThreshold - 1);
+      expect(breaker.state).toBe('closed');
+      expect(breaker.errorRate).toBe(1);
+    });
+
+    it('stays closed while the error rate is below the threshold', async () => {
+      await fire(ok, 3);
+      await fire(serverError, 1);
+      expect(breaker.errorRate).toBe(0.25);
+      expect(breaker.state).toBe('closed');
+    });
+
+    it('opens once volumeThreshold calls have an error rate over the threshold', async () => {
+      await fire(ok, 1);
+      await fire(serverError, 3);
+      expect(breaker.state).toBe('open');
+      expect(states).toEqual(['open']);
+      expect(logged).toHaveBeenCalledWith({
+        msg: 'circuit open',
+        service: 'orders',
+        state: 'open',
+      });
+    });
+
+    it('counts timeouts and refused connections as failures', async () => {
+      await fire(() => Promise.reject(new UpstreamTimeoutError('orders', 100)), 2);
+      await fire(
+        () => Promise.reject(new UpstreamConnectionError('orders', 'ECONNREFUSED', true)),
+        2,
+      );
+      expect(breaker.state).toBe('open');
+    });
+
+    it('forgets failures older than rollingWindowMs', async () => {
+      await fire(serverError, 3);
+      jest.advanceTimersByTime(SETTINGS.rollingWindowMs + 1000);
+      await fire(serverError, 1);
+      expect(breaker.state).toBe('closed');
+    });
+  });
+
+  describe('neutral errors', () => {
+    it('never open the breaker, and still reach the caller', async () => {
+      await expect(breaker.run(staleSocket)).rejects.toBeInstanceOf(UpstreamConnectionError);
+      await fire(staleSocket, 5);
+      await fire(tooLarge, 5);
+      expect(breaker.state).toBe('closed');
+      expect(breaker.errorRate).toBe(0);
+    });
+
+    it('do not dilute real failures: 4 neutral errors then 4 failures open it', async () => {
+      await fire(staleSocket, 2);
+      await fire(tooLarge, 2);
+      await fire(serverError, SETTINGS.volumeThreshold);
+      expect(breaker.state).toBe('open');
+    });
+
+    it('do not close a half-open breaker: the backend has not answered', async () => {
+      await open();
+      jest.advanceTimersByTime(SETTINGS.resetTimeoutMs);
+      expect(breaker.state).toBe('half-open');
+      await fire(tooLarge);
+      expect(breaker.state).not.toBe('closed');
+    });
+  });
+
+  describe('open', () => {
+    it('rejects at once with a 503 CircuitOpenError, without running the call', async () => {
+      await open();
+      const action = jest.fn(ok);
+      const err = (await breaker.run(action).catch((e: unknown) => e)) as CircuitOpenError;
+      expect(err).toBeInstanceOf(CircuitOpenError);
+      expect(err.getStatus()).toBe(503);
+      expect(err.message).toBe('circuit open for service orders');
+      expect(err.headers).toEqual({ 'Retry-After': 3 });
+      expect(action).not.toHaveBeenCalled();
+    });
+
+    it('counts Retry-After down in whole seconds to the half-open probe, never below 1', async () => {
+      await open();
+      expect(breaker.retryAfterSeconds()).toBe(3);
+      jest.advanceTimersByTime(1);
+      expect(breaker.retryAfterSeconds()).toBe(3);
+      jest.advanceTimersByTime(999);
+      expect(breaker.retryAfterSeconds()).toBe(2);
+      jest.advanceTimersByTime(1999);
+      expect(breaker.retryAfterSeconds()).toBe(1);
+      jest.setSystemTime(Date.now() + 60_000);
+      expect(breaker.retryAfterSeconds()).toBe(1);
+    });
+
+    it('turns half-open after resetTimeoutMs, not before', async () => {
+      await open();
+      jest.advanceTimersByTime(SETTINGS.resetTimeoutMs - 1);
+      expect(breaker.state).toBe('open');
+      jest.advanceTimersByTime(1);
+      expect(breaker.state).toBe('half-open');
+      expect(states).toEqual(['open', 'half-open']);
+      expect(logged).toHaveBeenCalledWith({
+        msg: 'circuit half-open',
+        service: 'orders',
+        state: 'half-open',
+      });
+    });
+  });
+
+  describe('half-open', () => {
+    beforeEach(async () => {
+      await open();
+      jest.advanceTimersByTime(SETTINGS.resetTimeoutMs);
+    });
+
+    it('lets one probe through; others are refused while it runs', async () => {
+      let finish: (v: string) => void = () => undefined;
+      const probe = breaker.run(() => new Promise<string>((resolve) => (finish = resolve)));
+      const second = jest.fn(ok);
+      await expect(breaker.run(second)).rejects.toBeInstanceOf(CircuitOpenError);
+      expect(second).not.toHaveBeenCalled();
+      finish('probe ok');
+      await expect(probe).resolves.toBe('probe ok');
+    });
+
+    it('closes when the probe succeeds', async () => {
+      await expect(breaker.run(ok)).resolves.toBe('ok');
+      expect(breaker.state).toBe('closed');
+      expect(states).toEqual(['open', 'half-open', 'closed']);
+      expect(logged).toHaveBeenLastCalledWith({
+        msg: 'circuit closed',
+        service: 'orders',
+        state: 'closed',
+      });
+      await expect(breaker.run(ok)).resolves.toBe('ok');
+    });
+
+    it('re-opens when the probe fails, with a fresh Retry-After', async () => {
+      await fire(serverError);
+      expect(breaker.state).toBe('open');
+      expect(states).toEqual(['open', 'half-open', 'open']);
+      expect(breaker.retryAfterSeconds()).toBe(3);
+      await expect(breaker.run(ok)).rejects.toBeInstanceOf(CircuitOpenError);
+    });
+  });
+});
