@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import type { Logger } from 'pino';
 
+import { GatewayAdminModule } from './admin/gateway-admin.module';
 import { AuthModule } from './auth/auth.module';
 import { OwnEndpointsGuard } from './auth/own-endpoints.guard';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
@@ -10,6 +11,7 @@ import type { Env } from './config/env-substitution';
 import { GatewayConfigModule } from './config/gateway-config.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { OAuthModule } from './oauth/oauth.module';
 import { RoutingModule } from './routing/routing.module';
 
@@ -27,10 +29,12 @@ export class AppModule {
       imports: [
         GatewayConfigModule.forRoot({ initial: options.snapshot, env: options.env }),
         LoggingModule.forRoot(options.logger),
+        MetricsModule,
         AuthModule,
         OAuthModule,
         RoutingModule,
         HealthModule,
+        GatewayAdminModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

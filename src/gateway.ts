@@ -8,6 +8,7 @@ import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import type { Logger as Pino } from 'pino';
 
+import { setupOpenApi } from './admin/openapi';
 import { AppModule } from './app.module';
 import type { ConfigSnapshot } from './config/config-loader';
 import type { Env } from './config/env-substitution';
@@ -43,6 +44,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     { bufferLogs: true, abortOnError: false },
   );
   app.useLogger(app.get(Logger));
+  setupOpenApi(app);
   await app.init();
   adapter.setRequestHandler(app.get(GatewayEntry).bind());
   await app.listen(o.port, o.host);

@@ -5,8 +5,9 @@ import { GatewayException } from '../common/gateway.exception';
 import type { GatewayRequest } from '../common/request-context';
 import { GatewayConfig } from '../config/gateway-config';
 import { AuditLog } from '../logging/audit-log';
+import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { ApiKeyStrategy } from './api-key.strategy';
-import { AuthFailure, type AuthFailureReason } from './auth-failure';
+import { AuthFailure } from './auth-failure';
 import type { Identity } from './identity';
 
 export type AuthMode = 'jwt' | 'apiKey' | 'any';
@@ -34,8 +35,6 @@ class ApiKeyPassportGuard extends AuthGuard('api-key') {
   }
 }
 
-export type FailureListener = (reason: AuthFailureReason) => void;
-
 /**
  * Authentication through passport's strategies (`jwt`, `api-key`) for both the proxied
  * routes and the gateway's own endpoints; failures become 401s with RFC 6750 challenges.
@@ -44,18 +43,13 @@ export type FailureListener = (reason: AuthFailureReason) => void;
 export class Authenticator {
   private readonly jwt = new JwtPassportGuard();
   private readonly apiKey = new ApiKeyPassportGuard();
-  private readonly listeners: FailureListener[] = [];
 
   constructor(
     private readonly keys: ApiKeyStrategy,
     private readonly config: GatewayConfig,
     private readonly audit: AuditLog,
+    private readonly metrics: GatewayMetrics,
   ) {}
-
-  /** Called for every authentication or authorisation failure (metrics). */
-  onFailure(listener: FailureListener): void {
-    this.listeners.push(listener);
-  }
 
   async authenticate(context: ExecutionContext, mode: AuthMode): Promise<Identity> {
     const req = context.switchToHttp().getRequest<GatewayRequest>();
@@ -82,7 +76,7 @@ export class Authenticator {
 
   /** Records an authorisation refusal (403) like an authentication one. */
   refuse(req: GatewayRequest, failure: AuthFailure): void {
-    for (const l of this.listeners) l(failure.reason);
+    this.metrics.authFailure(failure.reason);
     const ctx = req.gateway;
     const forbidden =
       failure.reason === 'forbidden_role' || failure.reason === 'insufficient_scope';

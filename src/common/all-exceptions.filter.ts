@@ -34,8 +34,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
         sendOAuthStyle(res, status, messageOf(exception));
         return true;
       }
-      const headers = exception instanceof GatewayException ? exception.headers : undefined;
-      sendError(res, status, messageOf(exception), requestId, headers);
+      const gw = exception instanceof GatewayException ? exception : undefined;
+      sendError(res, status, messageOf(exception), requestId, gw?.headers, gw?.problems);
       return true;
     }
     this.logger.error({ msg: 'unexpected error', requestId, err: exception });

@@ -5,10 +5,18 @@ export interface ErrorBody {
   readonly error: string;
   readonly message: string;
   readonly requestId: string;
+  /** Config reload only: one line per problem. */
+  readonly problems?: readonly string[];
 }
 
-export function errorBody(statusCode: number, message: string, requestId: string): ErrorBody {
-  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, requestId };
+export function errorBody(
+  statusCode: number,
+  message: string,
+  requestId: string,
+  problems?: readonly string[],
+): ErrorBody {
+  const body = { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, requestId };
+  return problems ? { ...body, problems } : body;
 }
 
 /**
@@ -22,13 +30,14 @@ export function sendError(
   message: string,
   requestId: string,
   headers?: Readonly<Record<string, string | number | readonly string[]>>,
+  problems?: readonly string[],
 ): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   if (res.writableEnded || res.destroyed) return;
-  const body = JSON.stringify(errorBody(statusCode, message, requestId));
+  const body = JSON.stringify(errorBody(statusCode, message, requestId, problems));
   res.statusCode = statusCode;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(body));

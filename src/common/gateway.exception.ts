@@ -6,6 +6,8 @@ export class GatewayException extends HttpException {
     status: number,
     message: string,
     readonly headers?: Readonly<Record<string, string | number | readonly string[]>>,
+    /** Extra lines for the body (config problems). */
+    readonly problems?: readonly string[],
   ) {
     super(message, status);
   }

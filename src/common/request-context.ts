@@ -18,6 +18,8 @@ export interface RequestContext {
   target?: string;
   /** Milliseconds from dispatch to the upstream response head. */
   upstreamMs?: number;
+  /** Set for the gateway's own endpoints (Express serves them; request metrics skip them). */
+  ownEndpoint?: boolean;
 }
 
 export interface GatewayRequest extends IncomingMessage {

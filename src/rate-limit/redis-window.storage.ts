@@ -6,7 +6,7 @@ import { SlidingWindowStorage } from './sliding-window.storage';
 /**
  * One atomic script per check, whatever the number of rules: roll every rule's counters
  * to the current window (Redis's clock, so instances agree), decide with the same
- * arithmetic as sliding-window.ts (prev × (1 − f) + curr + 1 ≤ limit), count all rules
+ * arithmetic as sliding-window.ts (prev × (1 − f) + curr + 1 ≤ limit + EPSILON), count all rules
  * only if all allow, and expire keys after two windows so nothing grows without bound.
  * It returns the raw counts; the numbers for the headers are computed in JS, as for the
  * memory store.
@@ -27,7 +27,7 @@ for i = 1, n do
   if si == nil or si < index - 1 then p, c = 0, 0
   elseif si == index - 1 then p, c = c, 0 end
   local f = (now - index * w) / w
-  if p * (1 - f) + c + 1 > limit then allowed = 0 end
+  if p * (1 - f) + c + 1 > limit + 1e-9 then allowed = 0 end
   idx[i], prev[i], cur[i] = index, p, c
 end
 local out = { allowed, now }

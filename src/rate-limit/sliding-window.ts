@@ -46,9 +46,15 @@ export function estimate(c: WindowCounts, now: number, windowMs: number): number
   return c.previous * (1 - f) + c.current;
 }
 
+/**
+ * Slack for floating point (1 − 2/3 is not exactly 1/3): the same value in the Redis
+ * script, so both stores decide alike.
+ */
+export const EPSILON = 1e-9;
+
 /** Whether one more call fits. */
 export function fits(c: WindowCounts, limit: number, now: number, windowMs: number): boolean {
-  return estimate(c, now, windowMs) + 1 <= limit;
+  return estimate(c, now, windowMs) + 1 <= limit + EPSILON;
 }
 
 /**
@@ -64,17 +70,22 @@ export function describe(
   const w = rule.windowMs;
   const elapsed = now - c.index * w;
   const est = estimate(c, now, w);
-  const blocking = !allowed && est + 1 > rule.limit;
-  const remaining = blocking ? 0 : Math.max(0, Math.floor(rule.limit - est));
+  const blocking = !allowed && est + 1 > rule.limit + EPSILON;
+  const remaining = blocking ? 0 : Math.max(0, Math.floor(rule.limit - est + EPSILON));
   // The estimate is 0 once this window's calls have aged out of the next one.
   const resetMs = c.current > 0 ? 2 * w - elapsed : c.previous > 0 ? w - elapsed : 0;
   return {
     allowed,
     blocking,
     remaining,
-    resetSeconds: Math.ceil(resetMs / 1000),
-    retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs(c, rule.limit, w, elapsed) / 1000)),
+    resetSeconds: wholeSeconds(resetMs),
+    retryAfterSeconds: Math.max(1, wholeSeconds(retryAfterMs(c, rule.limit, w, elapsed))),
   };
+}
+
+/** Rounded to the millisecond first, so float noise cannot add a whole second. */
+function wholeSeconds(ms: number): number {
+  return Math.ceil(Math.round(ms) / 1000);
 }
 
 function retryAfterMs(c: WindowCounts, limit: number, w: number, elapsed: number): number {

@@ -10,13 +10,13 @@ import { ExternalContextCreator, HttpAdapterHost } from '@nestjs/core';
 import { sendError } from '../common/error-response';
 import type { GatewayRequest, RequestContext } from '../common/request-context';
 import { requestIdFrom } from '../common/request-id';
-import { isOwnedPath } from '../config/owned-paths';
 import { AccessLog } from '../logging/access-log';
+import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { unmapIPv4 } from './client-address';
 import { isPreflight } from './cors-policy';
 import { GatewayRoutes, type RoutingState } from './gateway-routes';
-import { normalizePath } from './path-normalizer';
 import { ProxyController } from './proxy.controller';
+import { resolveRoute } from './route-resolution';
 import { ServerLifecycle } from './server-lifecycle';
 import { prepareUpstreamHeaders } from './upstream/forwarded-headers';
 
@@ -38,6 +38,7 @@ export class GatewayEntry {
     private readonly adapterHost: HttpAdapterHost,
     private readonly accessLog: AccessLog,
     private readonly lifecycle: ServerLifecycle,
+    private readonly metrics: GatewayMetrics,
   ) {}
 
   /** Wraps the proxy pipeline once; call after `app.init()`. Returns the request listener. */
@@ -75,6 +76,7 @@ export class GatewayEntry {
     if (lifecycle.draining) res.shouldKeepAlive = false;
     res.once('close', () => {
       lifecycle.requestEnded();
+      this.metrics.recordRequest(req, res, ctx);
       this.accessLog.record(req, res, ctx);
     });
 
@@ -114,36 +116,20 @@ export class GatewayEntry {
   ): void {
     const server = state.server;
     const q = url.indexOf('?');
-    let raw = q === -1 ? url : url.slice(0, q);
-    if (raw.charCodeAt(0) !== 47) {
-      const absolute = absolutePath(raw);
-      if (absolute === undefined) return sendError(res, 400, 'invalid request target', ctx.id);
-      raw = absolute;
-    }
-    if (isOwnedPath(raw)) {
-      (this.express as Handler)(req, res);
-      return;
-    }
-    const path = normalizePath(raw);
-    if (path === undefined) return sendError(res, 400, 'invalid percent-encoding in path', ctx.id);
-    // A path that only reaches an own endpoint once normalised is disguised: refuse it.
-    if (path !== raw && isOwnedPath(path)) return sendError(res, 404, 'no route', ctx.id);
-
-    const table = state.table;
-    const found = table.lookup(req.method ?? 'GET', path);
-    if (found.kind === 'not-found') return sendError(res, 404, 'no route', ctx.id);
-    if (found.kind === 'method-not-allowed') {
-      return sendError(res, 405, 'method not allowed', ctx.id, { Allow: found.allow.join(', ') });
+    const found = resolveRoute(state.table, req.method ?? 'GET', q === -1 ? url : url.slice(0, q));
+    switch (found.kind) {
+      case 'own':
+        ctx.ownEndpoint = true;
+        (this.express as Handler)(req, res);
+        return;
+      case 'error':
+        return sendError(res, found.status, found.message, ctx.id);
+      case 'method-not-allowed':
+        return sendError(res, 405, 'method not allowed', ctx.id, { Allow: found.allow.join(', ') });
+      case 'matched':
+        break;
     }
     const match = found.match;
-    if (path !== raw) {
-      // If the path as sent matched a route that its normalised form no longer matches,
-      // a `..` walked out of that route's prefix.
-      const asSent = table.lookup(req.method ?? 'GET', raw);
-      if (asSent.kind === 'matched' && !table.matchesPattern(asSent.match.route, path)) {
-        return sendError(res, 404, 'no route', ctx.id);
-      }
-    }
     ctx.match = match;
     ctx.routeLabel = match.route.pattern;
     ctx.serviceLabel = match.route.data.service.name;
@@ -175,15 +161,4 @@ function headerBytes(req: IncomingMessage): number {
   let n = 0;
   for (let i = 0; i < raw.length; i++) n += raw[i].length + 2;
   return n;
-}
-
-/**
- * The path of an absolute-form request target (`GET http://host/path`) exactly as sent:
- * not through URL parsing, which would resolve `..` before the traversal check sees it.
- */
-function absolutePath(target: string): string | undefined {
-  const authority = /^https?:\/\/[^/?#]*/i.exec(target);
-  if (!authority) return undefined;
-  const path = target.slice(authority[0].length);
-  return path === '' ? '/' : path;
 }

@@ -56,6 +56,9 @@ export class GatewayHttpAdapter extends ExpressAdapter {
       (req, res) => this.handler(req, res),
     );
     server.on('clientError', onClientError);
+    // Each target's http-proxy-middleware subscribes once to the server's 'close'; a
+    // gateway with many targets is not a listener leak.
+    server.setMaxListeners(0);
     this.httpServer = server;
   }
 }

@@ -48,6 +48,10 @@ export interface ForwardingFacts {
 export function prepareUpstreamHeaders(h: IncomingHttpHeaders, f: ForwardingFacts): void {
   const chunked = h['transfer-encoding'] !== undefined;
   dropHopByHop(h);
+  // Node's server has already answered `100 Continue` on the client's hop, so the
+  // expectation is met; forwarding it would also make http-proxy skip its proxyReq event,
+  // which the body limit and the deadline hang on.
+  delete h.expect;
   // The body is re-framed by Node for the upstream hop; keep saying it is chunked so a
   // GET or DELETE with a body cannot be sent unframed.
   if (chunked) h['transfer-encoding'] = 'chunked';

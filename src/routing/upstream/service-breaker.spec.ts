@@ -111,10 +111,12 @@ describe('ServiceBreaker', () => {
       expect(breaker.errorRate).toBe(0);
     });
 
-    it('do not dilute real failures: 4 neutral errors then 4 failures open it', async () => {
+    it('count as successes while closed: 4 neutral and 4 failures is 50%, not over it', async () => {
       await fire(staleSocket, 2);
       await fire(tooLarge, 2);
       await fire(serverError, SETTINGS.volumeThreshold);
+      expect(breaker.state).toBe('closed');
+      await fire(serverError, 1);
       expect(breaker.state).toBe('open');
     });
 

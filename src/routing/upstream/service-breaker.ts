@@ -35,7 +35,11 @@ export class ServiceBreaker {
   constructor(
     readonly service: string,
     readonly settings: CircuitBreakerSettings,
-    /** Errors that are nobody's failure (client went away, body too large). */
+    /**
+     * Errors that are nobody's failure (client went away, body too large, stale socket):
+     * counted as successes while closed, but a half-open probe that ends this way proved
+     * nothing, so it counts as a failure and the breaker stays open.
+     */
     isNeutral: (err: unknown) => boolean,
   ) {
     this.breaker = new CircuitBreaker((run: () => Promise<unknown>) => run(), {
@@ -47,7 +51,7 @@ export class ServiceBreaker {
       volumeThreshold: settings.volumeThreshold,
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
-      errorFilter: isNeutral,
+      errorFilter: (err: unknown) => isNeutral(err) && !this.breaker.halfOpen,
     });
     this.breaker.on('open', () => {
       this.openedAt = Date.now();

@@ -2,8 +2,9 @@ import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 
 import type { ServiceSettings } from '../../config/config.schema';
 import type { ConfigSnapshot } from '../../config/config-loader';
+import { GatewayMetrics } from '../../metrics/gateway-metrics';
 import { ActiveHealthCheck } from './active-health-check';
-import { ServiceBreaker } from './service-breaker';
+import { BREAKER_STATE_VALUE, ServiceBreaker } from './service-breaker';
 import { isNeutralError, UpstreamService } from './upstream-service';
 import { UpstreamTarget } from './upstream-target';
 
@@ -18,20 +19,8 @@ export class ServiceRegistry implements OnApplicationShutdown {
   private targets = new Map<string, UpstreamTarget>();
   private breakers = new Map<string, ServiceBreaker>();
   private checks: ActiveHealthCheck[] = [];
-  private readonly created: ((t: UpstreamTarget, service: string) => void)[] = [];
-  private readonly breakerCreated: ((b: ServiceBreaker) => void)[] = [];
 
-  /** Called for every new target (metrics and logs of its health). */
-  onTarget(listener: (t: UpstreamTarget, service: string) => void): void {
-    this.created.push(listener);
-    for (const [key, t] of this.targets) listener(t, key.split('\n')[0]);
-  }
-
-  /** Called for every new breaker. */
-  onBreaker(listener: (b: ServiceBreaker) => void): void {
-    this.breakerCreated.push(listener);
-    for (const b of this.breakers.values()) listener(b);
-  }
+  constructor(private readonly metrics: GatewayMetrics) {}
 
   /** Builds the services of a snapshot; the previous ones stay valid for calls in flight. */
   build(snapshot: ConfigSnapshot): ReadonlyMap<string, UpstreamService> {
@@ -90,16 +79,20 @@ export class ServiceRegistry implements OnApplicationShutdown {
     const existing = this.breakers.get(settings.name);
     if (existing && sameSettings(existing.settings, settings.circuitBreaker)) return existing;
     const b = new ServiceBreaker(settings.name, settings.circuitBreaker, isNeutralError);
-    for (const l of this.breakerCreated) l(b);
+    this.metrics.breakerState(settings.name, BREAKER_STATE_VALUE.closed);
+    b.onStateChange((state) =>
+      this.metrics.breakerState(settings.name, BREAKER_STATE_VALUE[state]),
+    );
     return b;
   }
 
   private watch(target: UpstreamTarget, service: string): void {
+    this.metrics.targetHealth(service, target.label, true);
     target.health.onChange((up) => {
       const msg = up ? 'target up' : 'target down';
       this.logger[up ? 'log' : 'warn']({ msg, service, target: target.label });
+      this.metrics.targetHealth(service, target.label, up);
     });
-    for (const l of this.created) l(target, service);
   }
 
   private restartChecks(services: ReadonlyMap<string, UpstreamService>): void {

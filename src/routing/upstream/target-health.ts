@@ -20,6 +20,8 @@ export class TargetHealth {
   /** Settings of the current snapshot (a reload may change them). */
   configure(checks: HealthCheckSettings | undefined): void {
     this.checks = checks;
+    // Down with no checks left to bring it back: rest it as a passive failure would.
+    if (!checks && !this.up && this.downUntil === 0) this.downUntil = Date.now() + PASSIVE_DOWN_MS;
   }
 
   get healthy(): boolean {

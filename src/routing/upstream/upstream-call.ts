@@ -6,11 +6,17 @@ import { UpstreamConnectionError, UpstreamTimeoutError } from '../../common/upst
 import { prepareClientHeaders } from './forwarded-headers';
 import type { UpstreamTarget } from './upstream-target';
 
-/** How an upstream attempt ended, as the breaker and the retry rule need to know it. */
-export type CallOutcome =
-  | { readonly kind: 'response'; readonly status: number }
-  /** The client went away before the backend answered: nobody's failure. */
-  | { readonly kind: 'client-gone' };
+/** How an upstream attempt ended when the backend answered. */
+export interface CallOutcome {
+  readonly status: number;
+}
+
+/** The client went away before the backend answered: nobody's failure. */
+export class ClientGoneError extends Error {
+  constructor() {
+    super('the client closed the connection before the response');
+  }
+}
 
 export interface CallOptions {
   readonly service: string;
@@ -89,7 +95,7 @@ export class UpstreamCall {
       this.res.destroy();
     }
     this.settle();
-    this.resolve({ kind: 'response', status: proxyRes.statusCode ?? 502 });
+    this.resolve({ status: proxyRes.statusCode ?? 502 });
   }
 
   onError(err: NodeJS.ErrnoException): void {
@@ -130,7 +136,14 @@ export class UpstreamCall {
   private readonly onTimeout = () => {
     this.timer = undefined;
     this.timedOut = true;
-    if (this.proxyReq) this.proxyReq.destroy();
+    if (this.proxyReq) {
+      this.proxyReq.destroy();
+      return;
+    }
+    // Nothing dispatched to cancel: answer now; any late upstream answer finds the
+    // response already sent and is dropped.
+    this.settle();
+    this.reject(new UpstreamTimeoutError(this.options.service, this.options.timeoutMs));
   };
 
   private readonly onClientClose = () => {
@@ -138,7 +151,7 @@ export class UpstreamCall {
     this.clearTimer();
     this.settle();
     this.proxyReq?.destroy();
-    this.resolve({ kind: 'client-gone' });
+    this.reject(new ClientGoneError());
   };
 
   private settle(): void {

@@ -8,7 +8,7 @@ import type { Balancer } from './balancer';
 import { RoundRobinBalancer } from './round-robin.balancer';
 import { type ServiceBreaker, UpstreamServerError } from './service-breaker';
 import { SmoothWeightedBalancer } from './smooth-weighted.balancer';
-import { type CallOutcome, UpstreamCall } from './upstream-call';
+import { type CallOutcome, ClientGoneError, UpstreamCall } from './upstream-call';
 import { attachCall, type UpstreamTarget } from './upstream-target';
 
 export interface ServiceRuntimeOptions {
@@ -22,6 +22,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
 
 /** Errors that are nobody's failure, so the breaker does not count them. */
 export function isNeutralError(err: unknown): boolean {
+  if (err instanceof ClientGoneError) return true;
   if (err instanceof UpstreamConnectionError) return err.stale;
   return err instanceof GatewayException && err.getStatus() === 413;
 }
@@ -67,7 +68,7 @@ export class UpstreamService {
         await this.breaker.run(() => this.attempt(req, res, target));
         return;
       } catch (err) {
-        if (err instanceof UpstreamServerError) return;
+        if (err instanceof UpstreamServerError || err instanceof ClientGoneError) return;
         if (failed || !(err instanceof UpstreamConnectionError) || !err.retryable) throw err;
         if (!canRetry(req)) throw err;
         failed = target;
@@ -114,7 +115,7 @@ export class UpstreamService {
           corsOwned: this.options.corsOwned,
         },
         (outcome) => {
-          if (outcome.kind === 'response' && outcome.status >= 500) {
+          if (outcome.status >= 500) {
             reject(new UpstreamServerError(outcome.status));
           } else resolve(outcome);
         },

@@ -1,0 +1,74 @@
+import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+
+import { Public, RequireRoles } from '../auth/public.decorator';
+import { GatewayException } from '../common/gateway.exception';
+import { GatewayAdminService } from './gateway-admin.service';
+
+/** The admin API under /api/gateway: status is public, the rest needs role admin. */
+@ApiTags('gateway')
+@Controller('api/gateway')
+export class GatewayAdminController {
+  constructor(private readonly admin: GatewayAdminService) {}
+
+  @Get('status')
+  @Public()
+  @ApiOperation({ summary: 'Version, uptime, config revision and counts (public)' })
+  status() {
+    return this.admin.status();
+  }
+
+  @Get('services')
+  @RequireRoles('admin')
+  @ApiBearerAuth()
+  @ApiSecurity('apiKey')
+  @ApiOperation({ summary: 'Each service: targets, health, circuit state, recent error rate' })
+  services() {
+    return this.admin.services();
+  }
+
+  @Get('routes')
+  @RequireRoles('admin')
+  @ApiBearerAuth()
+  @ApiSecurity('apiKey')
+  @ApiOperation({ summary: 'The route table in match order' })
+  routes() {
+    return this.admin.routeTable();
+  }
+
+  @Get('routes/explain')
+  @RequireRoles('admin')
+  @ApiBearerAuth()
+  @ApiSecurity('apiKey')
+  @ApiQuery({ name: 'method', example: 'GET' })
+  @ApiQuery({ name: 'path', example: '/api/service1/orders' })
+  @ApiOperation({ summary: 'How the gateway would route a call, and why' })
+  explain(@Query('method') method?: string, @Query('path') path?: string) {
+    if (!method || !path) throw new GatewayException(400, 'method and path are required');
+    return this.admin.explain(method, path);
+  }
+
+  @Post('reload')
+  @HttpCode(200)
+  @RequireRoles('admin')
+  @ApiBearerAuth()
+  @ApiSecurity('apiKey')
+  @ApiOperation({ summary: 'Re-read the config folder: all or nothing (422 with the problems)' })
+  reload() {
+    const r = this.admin.reload();
+    if (!r.ok) throw new ConfigRejectedException(r.problems);
+    return { revision: r.revision, changed: r.changed };
+  }
+}
+
+/** 422 with the contract body plus `problems`. */
+export class ConfigRejectedException extends GatewayException {
+  constructor(problems: readonly string[]) {
+    super(
+      422,
+      'the new configuration is invalid; the running one stays in force',
+      undefined,
+      problems,
+    );
+  }
+}

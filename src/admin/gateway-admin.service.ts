@@ -1,0 +1,126 @@
+import { Injectable } from '@nestjs/common';
+
+import { GatewayConfig, type ReloadResult } from '../config/gateway-config';
+import { GatewayRoutes } from '../routing/gateway-routes';
+import { resolveRoute } from '../routing/route-resolution';
+import { ServiceRegistry } from '../routing/upstream/service-registry';
+import { packageVersion } from './package-version';
+
+export interface Explanation {
+  status: 200 | 400 | 404 | 405;
+  match: {
+    service: string;
+    route: string;
+    upstreamPath: string;
+    auth: string;
+    methods: readonly string[] | null;
+  } | null;
+  candidates: { route: string; service: string; reason: string }[];
+}
+
+/** What the admin endpoints report, read from the current snapshot and its runtime state. */
+@Injectable()
+export class GatewayAdminService {
+  private readonly version = packageVersion();
+  private readonly startedAt = Date.now();
+
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly routes: GatewayRoutes,
+    private readonly registry: ServiceRegistry,
+  ) {}
+
+  status() {
+    const s = this.config.current;
+    const services = this.registry.all();
+    return {
+      version: this.version,
+      uptimeSeconds: Math.floor((Date.now() - this.startedAt) / 1000),
+      config: { revision: s.revision, loadedAt: s.loadedAt },
+      counts: {
+        services: services.length,
+        routes: this.routes.current.table.routes.length,
+        targets: services.reduce((n, svc) => n + svc.targets.length, 0),
+      },
+    };
+  }
+
+  services() {
+    return this.registry.all().map((svc) => ({
+      name: svc.name,
+      loadBalancing: svc.settings.loadBalancing,
+      timeoutMs: svc.timeoutMs,
+      circuit: { state: svc.breaker.state, errorRate: round(svc.breaker.errorRate) },
+      targets: svc.targets.map((t) => ({
+        target: t.label,
+        url: t.url,
+        weight: t.weight,
+        healthy: t.health.healthy,
+      })),
+    }));
+  }
+
+  routeTable() {
+    return this.routes.current.table.routes.map((r) => ({
+      route: r.pattern,
+      service: r.data.service.name,
+      file: r.data.file,
+      methods: r.methods,
+      rewrite: r.data.settings.rewrite ?? null,
+      auth: r.data.settings.auth,
+      roles: r.data.settings.roles,
+      scopes: r.data.settings.scopes,
+      rateLimit: r.data.settings.rateLimit ?? null,
+    }));
+  }
+
+  explain(method: string, path: string): Explanation {
+    const table = this.routes.current.table;
+    const m = method.toUpperCase();
+    const found = resolveRoute(table, m, path);
+    const normalised = found.kind === 'own' ? undefined : found.path;
+    const selected = found.kind === 'matched' ? found.match.route : undefined;
+    const candidates = (normalised === undefined ? [] : table.candidates(normalised)).map((c) => {
+      const allows = c.route.methods === null || c.route.methods.includes(m);
+      const reason =
+        c.route === selected
+          ? 'selected'
+          : !allows
+            ? `method ${m} not allowed`
+            : selected
+              ? 'lower priority'
+              : "refused: the path as sent matched another route's prefix and .. left it";
+      return { route: c.route.pattern, service: c.route.data.service.name, reason };
+    });
+    switch (found.kind) {
+      case 'matched': {
+        const r = found.match.route;
+        return {
+          status: 200,
+          match: {
+            service: r.data.service.name,
+            route: r.pattern,
+            upstreamPath: r.upstreamPath(found.match),
+            auth: r.data.settings.auth,
+            methods: r.methods,
+          },
+          candidates,
+        };
+      }
+      case 'method-not-allowed':
+        return { status: 405, match: null, candidates };
+      case 'error':
+        return { status: found.status, match: null, candidates };
+      case 'own':
+        return { status: 404, match: null, candidates: [] };
+    }
+  }
+
+  reload(): ReloadResult {
+    return this.config.reload();
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

@@ -1,0 +1,100 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import { Injectable } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { Counter, Gauge, Histogram } from 'prom-client';
+
+import type { RequestContext } from '../common/request-context';
+import { GatewayConfig } from '../config/gateway-config';
+import {
+  AUTH_FAILURES,
+  BREAKER_STATE,
+  CONFIG_RELOADS,
+  REQUEST_DURATION,
+  REQUESTS_TOTAL,
+  TARGET_UP,
+  UPSTREAM_DURATION,
+} from './metric-names';
+
+type Labels<T extends string> = Record<T, string>;
+
+interface RouteChildren {
+  readonly duration: ReturnType<Histogram<string>['labels']>;
+  readonly byStatus: Map<number, ReturnType<Counter<string>['labels']>>;
+  readonly method: string;
+  readonly route: string;
+  readonly service: string;
+}
+
+/**
+ * The gateway's metric handles. Label children are bound once per route and method (and
+ * status), never built from a fresh label object per request.
+ */
+@Injectable()
+export class GatewayMetrics {
+  private readonly children = new Map<string, RouteChildren>();
+  private readonly upstreamChildren = new Map<string, ReturnType<Histogram<string>['labels']>>();
+
+  constructor(
+    @InjectMetric(REQUESTS_TOTAL) private readonly requests: Counter<string>,
+    @InjectMetric(REQUEST_DURATION) private readonly duration: Histogram<string>,
+    @InjectMetric(UPSTREAM_DURATION) private readonly upstream: Histogram<string>,
+    @InjectMetric(BREAKER_STATE) private readonly breaker: Gauge<string>,
+    @InjectMetric(TARGET_UP) private readonly targetUp: Gauge<string>,
+    @InjectMetric(AUTH_FAILURES) private readonly authFailures: Counter<string>,
+    @InjectMetric(CONFIG_RELOADS) reloads: Counter<string>,
+    config: GatewayConfig,
+  ) {
+    config.onReload((r) => reloads.inc({ result: r.ok ? 'applied' : 'rejected' }));
+  }
+
+  /** The `finish` hook's part: every proxied call, those the gateway answered included. */
+  recordRequest(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
+    if (ctx.ownEndpoint) return;
+    const method = req.method ?? 'GET';
+    const key = `${method} ${ctx.routeLabel} ${ctx.serviceLabel}`;
+    let c = this.children.get(key);
+    if (!c) {
+      const l: Labels<'method' | 'route' | 'service'> = {
+        method,
+        route: ctx.routeLabel,
+        service: ctx.serviceLabel,
+      };
+      c = { duration: this.duration.labels(l), byStatus: new Map(), ...l };
+      this.children.set(key, c);
+    }
+    const status = res.statusCode;
+    let counter = c.byStatus.get(status);
+    if (!counter) {
+      counter = this.requests.labels({
+        method: c.method,
+        route: c.route,
+        service: c.service,
+        status: String(status),
+      });
+      c.byStatus.set(status, counter);
+    }
+    counter.inc();
+    c.duration.observe(Number(process.hrtime.bigint() - ctx.startedAt) / 1e9);
+    if (ctx.upstreamMs !== undefined) {
+      let u = this.upstreamChildren.get(ctx.serviceLabel);
+      if (!u) {
+        u = this.upstream.labels({ service: ctx.serviceLabel });
+        this.upstreamChildren.set(ctx.serviceLabel, u);
+      }
+      u.observe(ctx.upstreamMs / 1000);
+    }
+  }
+
+  breakerState(service: string, value: number): void {
+    this.breaker.set({ service }, value);
+  }
+
+  targetHealth(service: string, target: string, up: boolean): void {
+    this.targetUp.set({ service, target }, up ? 1 : 0);
+  }
+
+  authFailure(reason: string): void {
+    this.authFailures.inc({ reason });
+  }
+}

@@ -1,0 +1,77 @@
+import { Global, Module } from '@nestjs/common';
+import {
+  makeCounterProvider,
+  makeGaugeProvider,
+  makeHistogramProvider,
+  PrometheusModule,
+} from '@willsoto/nestjs-prometheus';
+
+import { ensureDefaultMetrics } from './default-metrics';
+import { GatewayMetrics } from './gateway-metrics';
+import {
+  AUTH_FAILURES,
+  BREAKER_STATE,
+  CONFIG_RELOADS,
+  LATENCY_BUCKETS,
+  REQUEST_DURATION,
+  REQUESTS_TOTAL,
+  TARGET_UP,
+  UPSTREAM_DURATION,
+} from './metric-names';
+import { MetricsController } from './metrics.controller';
+
+ensureDefaultMetrics();
+
+/** /metrics and the gateway's metrics (the rate-limit module registers its own two). */
+@Global()
+@Module({
+  imports: [
+    PrometheusModule.register({
+      path: '/metrics',
+      controller: MetricsController,
+      defaultMetrics: { enabled: false },
+    }),
+  ],
+  providers: [
+    makeCounterProvider({
+      name: REQUESTS_TOTAL,
+      help: 'Calls on the proxy path, by route pattern, service and status',
+      labelNames: ['method', 'route', 'service', 'status'],
+    }),
+    makeHistogramProvider({
+      name: REQUEST_DURATION,
+      help: 'Time from the request to the end of the response, in seconds',
+      labelNames: ['method', 'route', 'service'],
+      buckets: LATENCY_BUCKETS,
+    }),
+    makeHistogramProvider({
+      name: UPSTREAM_DURATION,
+      help: 'Time from dispatch to the upstream response head, in seconds',
+      labelNames: ['service'],
+      buckets: LATENCY_BUCKETS,
+    }),
+    makeGaugeProvider({
+      name: BREAKER_STATE,
+      help: 'Circuit breaker state per service: 0 closed, 1 half-open, 2 open',
+      labelNames: ['service'],
+    }),
+    makeGaugeProvider({
+      name: TARGET_UP,
+      help: 'Upstream target health: 1 healthy, 0 down',
+      labelNames: ['service', 'target'],
+    }),
+    makeCounterProvider({
+      name: AUTH_FAILURES,
+      help: 'Authentication and authorisation failures by reason',
+      labelNames: ['reason'],
+    }),
+    makeCounterProvider({
+      name: CONFIG_RELOADS,
+      help: 'Configuration reloads by result',
+      labelNames: ['result'],
+    }),
+    GatewayMetrics,
+  ],
+  exports: [GatewayMetrics],
+})
+export class MetricsModule {}

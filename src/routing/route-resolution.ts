@@ -1,0 +1,71 @@
+import { isOwnedPath } from '../config/owned-paths';
+import type { GatewayRoute, GatewayRouteMatch } from './gateway-routes';
+import { normalizePath } from './path-normalizer';
+import type { RouteTable } from './route-table';
+
+/** What routing decides for a method and a path as sent (no query string). */
+export type Resolution =
+  | { readonly kind: 'own' }
+  | { readonly kind: 'matched'; readonly match: GatewayRouteMatch; readonly path: string }
+  | {
+      readonly kind: 'error';
+      readonly status: 400 | 404;
+      readonly message: string;
+      readonly path?: string;
+    }
+  | {
+      readonly kind: 'method-not-allowed';
+      readonly allow: readonly string[];
+      readonly path: string;
+    };
+
+/**
+ * The one routing decision, shared by the entry (every call) and routes/explain: own
+ * endpoints, normalisation (400), the route table (404 / 405), and the traversal rule (a
+ * path whose as-sent form matched a route its normalised form no longer matches is 404).
+ */
+export function resolveRoute(
+  table: RouteTable<GatewayRoute>,
+  method: string,
+  target: string,
+): Resolution {
+  let raw = target;
+  if (raw.charCodeAt(0) !== 47) {
+    const absolute = absolutePath(raw);
+    if (absolute === undefined)
+      return { kind: 'error', status: 400, message: 'invalid request target' };
+    raw = absolute;
+  }
+  if (isOwnedPath(raw)) return { kind: 'own' };
+  const path = normalizePath(raw);
+  if (path === undefined) {
+    return { kind: 'error', status: 400, message: 'invalid percent-encoding in path' };
+  }
+  // A path that only reaches an own endpoint once normalised is disguised: refuse it.
+  if (path !== raw && isOwnedPath(path))
+    return { kind: 'error', status: 404, message: 'no route', path };
+  const found = table.lookup(method, path);
+  if (found.kind === 'not-found') return { kind: 'error', status: 404, message: 'no route', path };
+  if (found.kind === 'method-not-allowed')
+    return { kind: 'method-not-allowed', allow: found.allow, path };
+  if (path !== raw) {
+    // If the path as sent matched a route that its normalised form no longer matches,
+    // a `..` walked out of that route's prefix.
+    const asSent = table.lookup(method, raw);
+    if (asSent.kind === 'matched' && !table.matchesPattern(asSent.match.route, path)) {
+      return { kind: 'error', status: 404, message: 'no route', path };
+    }
+  }
+  return { kind: 'matched', match: found.match, path };
+}
+
+/**
+ * The path of an absolute-form request target (`GET http://host/path`) exactly as sent:
+ * not through URL parsing, which would resolve `..` before the traversal check sees it.
+ */
+function absolutePath(target: string): string | undefined {
+  const authority = /^https?:\/\/[^/?#]*/i.exec(target);
+  if (!authority) return undefined;
+  const path = target.slice(authority[0].length);
+  return path === '' ? '/' : path;
+}
