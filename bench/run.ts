@@ -1,0 +1,398 @@
+// `npm run bench -- [scenario] [--duration s] [--connections n] [--rounds n] [--warmup s]`:
+// the gateway against the backend hit directly and against a bare http-proxy, in interleaved
+// rounds so that drift on the machine (thermal, other load) hits all three alike.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import autocannon from 'autocannon';
+
+const ROOT = path.join(__dirname, '..', '..');
+const HOST = '127.0.0.1';
+const READY_TIMEOUT_MS = 15_000;
+const OUTPUT_TAIL_LINES = 40;
+
+const TARGETS = ['direct', 'reference', 'gateway'] as const;
+type TargetName = (typeof TARGETS)[number];
+
+interface Options {
+  scenario: string;
+  duration: number;
+  connections: number;
+  rounds: number;
+  warmup: number;
+}
+
+interface Measurement {
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Non-2xx answers plus connection errors and timeouts: anything but a clean 2xx. */
+  failures: number;
+  requests: number;
+}
+
+interface Round {
+  round: number;
+  results: Record<TargetName, Measurement>;
+  gatewayToDirect: number;
+  gatewayToReference: number;
+}
+
+interface Child {
+  name: string;
+  process: ChildProcess;
+  /** Last lines of its stdout and stderr, shown when it fails. */
+  tail: string[];
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      duration: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '50' },
+      rounds: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '3' },
+    },
+  });
+  const int = (name: string, raw: string, min: number): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}`);
+    return n;
+  };
+  if (positionals.length > 1) throw new Error('at most one scenario name');
+  return {
+    scenario: positionals[0] ?? 'routing',
+    duration: int('duration', values.duration, 1),
+    connections: int('connections', values.connections, 1),
+    rounds: int('rounds', values.rounds, 1),
+    warmup: int('warmup', values.warmup, 0),
+  };
+}
+
+const children: Child[] = [];
+let running: autocannon.Instance | undefined;
+let stopping = false;
+
+function startChild(name: string, script: string, env: NodeJS.ProcessEnv): Child {
+  if (!existsSync(script)) throw new Error(`${script} not found: run \`npm run build\` first`);
+  const proc = spawn(process.execPath, [script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const child: Child = { name, process: proc, tail: [] };
+  // Drained always: a child blocked on a full pipe would stall mid-run and skew the numbers.
+  const keep = (chunk: Buffer) => {
+    child.tail.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    if (child.tail.length > OUTPUT_TAIL_LINES)
+      child.tail.splice(0, child.tail.length - OUTPUT_TAIL_LINES);
+  };
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
+  children.push(child);
+  return child;
+}
+
+function describeExit(child: Child): string {
+  const { exitCode, signalCode } = child.process;
+  const how = signalCode === null ? `code ${exitCode}` : `signal ${signalCode}`;
+  const tail = child.tail.length > 0 ? `; its last output:\n  ${child.tail.join('\n  ')}` : '';
+  return `${child.name} exited (${how})${tail}`;
+}
+
+function assertAlive(): void {
+  for (const child of children) {
+    if (child.process.exitCode !== null || child.process.signalCode !== null) {
+      throw new Error(describeExit(child));
+    }
+  }
+}
+
+function killChildren(signal: NodeJS.Signals): void {
+  for (const { process: proc } of children) {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+  }
+}
+
+async function stopChildren(): Promise<void> {
+  const alive = children.filter(
+    (c) => c.process.exitCode === null && c.process.signalCode === null,
+  );
+  const exits = alive.map((c) => new Promise((resolve) => c.process.once('exit', resolve)));
+  killChildren('SIGTERM');
+  const timer = setTimeout(() => killChildren('SIGKILL'), 5000);
+  await Promise.all(exits);
+  clearTimeout(timer);
+}
+
+/** Ports free right now; all held open together so that no two of them are the same. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => net.createServer());
+  await Promise.all(
+    servers.map(
+      (server) =>
+        new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(0, HOST, resolve);
+        }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+function get(port: number, urlPath: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const req = http.get(
+      { host: HOST, port, path: urlPath, agent: false, timeout: 1000 },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      },
+    );
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+  });
+}
+
+async function waitUntilAnswers(child: Child, port: number, urlPath: string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    assertAlive();
+    const status = await get(port, urlPath);
+    if (status !== undefined) {
+      // Benchmarking a 404 or a 502 would measure the wrong thing at full speed.
+      if (status < 200 || status > 299) {
+        throw new Error(`${child.name} answered ${status} on GET ${urlPath}; expected 2xx`);
+      }
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${child.name} did not answer on ${HOST}:${port} within ${READY_TIMEOUT_MS / 1000} s`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function load(url: string, connections: number, duration: number): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    running = autocannon({ url, connections, duration }, (err, result) => {
+      running = undefined;
+      if (err) reject(err);
+      else resolve(result);
+    });
+  });
+}
+
+async function measure(url: string, options: Options): Promise<Measurement> {
+  const r = await load(url, options.connections, options.duration);
+  assertAlive();
+  return {
+    reqPerSec: r.requests.average,
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    failures: r.non2xx + r.errors + r.timeouts,
+    requests: r.requests.total,
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Peak resident set size in kB (Linux only: undefined elsewhere). */
+function peakRssKb(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+function row(label: string, target: string, m: Measurement, extra = ''): string {
+  return [
+    label.padEnd(7),
+    target.padEnd(10),
+    fmt(m.reqPerSec).padStart(9),
+    fmt(m.p50Ms, 1).padStart(8),
+    fmt(m.p99Ms, 1).padStart(8),
+    fmt(m.failures).padStart(11),
+  ]
+    .join(' ')
+    .concat(extra ? `  ${extra}` : '');
+}
+
+const ratios = (toDirect: number, toReference: number) =>
+  `gateway/direct ${toDirect.toFixed(2)}  gateway/reference ${toReference.toFixed(2)}`;
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const options = parseOptions(process.argv.slice(2));
+  const scenarioDir = path.join(ROOT, 'bench', 'scenarios', options.scenario);
+  if (!existsSync(path.join(scenarioDir, 'gateway.yaml'))) {
+    const known = readdirSync(path.join(ROOT, 'bench', 'scenarios')).join(', ');
+    throw new Error(`no scenario "${options.scenario}" (known: ${known})`);
+  }
+
+  const [backendPort, referencePort, gatewayPort] = await freePorts(3);
+  const backendUrl = `http://${HOST}:${backendPort}`;
+  const backend = startChild('backend', path.join(__dirname, 'backend.js'), {
+    PORT: String(backendPort),
+  });
+  const reference = startChild('reference proxy', path.join(__dirname, 'reference-proxy.js'), {
+    PORT: String(referencePort),
+    TARGET: backendUrl,
+  });
+  const gateway = startChild('gateway', path.join(__dirname, '..', 'src', 'main.js'), {
+    PORT: String(gatewayPort),
+    HOST,
+    GATEWAY_CONFIG_DIR: scenarioDir,
+    BENCH_TARGET: backendUrl,
+    LOG_LEVEL: 'warn',
+  });
+
+  const targets: Record<TargetName, { child: Child; url: string }> = {
+    direct: { child: backend, url: `${backendUrl}/x` },
+    reference: { child: reference, url: `http://${HOST}:${referencePort}/bench/x` },
+    gateway: { child: gateway, url: `http://${HOST}:${gatewayPort}/bench/x` },
+  };
+  for (const name of TARGETS) {
+    const { child, url } = targets[name];
+    const { port, pathname } = new URL(url);
+    await waitUntilAnswers(child, Number(port), pathname);
+  }
+
+  const setup =
+    `${options.scenario}: ${options.connections} connections, ${options.duration} s per run, ` +
+    `${options.rounds} round(s), warm-up ${options.warmup} s`;
+  console.error(setup);
+  if (options.warmup > 0) {
+    for (const name of TARGETS) {
+      console.error(`warming up ${name}`);
+      await load(targets[name].url, options.connections, options.warmup);
+      assertAlive();
+    }
+  }
+
+  const rounds: Round[] = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    const run = async (name: TargetName) => {
+      const m = await measure(targets[name].url, options);
+      console.error(row(`${round}/${options.rounds}`, name, m));
+      return m;
+    };
+    // In TARGETS order, one at a time: concurrent runs would compete for the same CPUs.
+    const results = {
+      direct: await run('direct'),
+      reference: await run('reference'),
+      gateway: await run('gateway'),
+    };
+    rounds.push({
+      round,
+      results,
+      gatewayToDirect: results.gateway.reqPerSec / results.direct.reqPerSec,
+      gatewayToReference: results.gateway.reqPerSec / results.reference.reqPerSec,
+    });
+  }
+
+  const medianOf = (name: TargetName): Measurement => {
+    const of = (key: keyof Measurement) => median(rounds.map((r) => r.results[name][key]));
+    return {
+      reqPerSec: of('reqPerSec'),
+      p50Ms: of('p50Ms'),
+      p99Ms: of('p99Ms'),
+      failures: of('failures'),
+      requests: of('requests'),
+    };
+  };
+  const medians = {
+    direct: medianOf('direct'),
+    reference: medianOf('reference'),
+    gateway: medianOf('gateway'),
+    gatewayToDirect: median(rounds.map((r) => r.gatewayToDirect)),
+    gatewayToReference: median(rounds.map((r) => r.gatewayToReference)),
+  };
+  const gatewayPeakRssKb = peakRssKb(gateway.process.pid);
+  const referencePeakRssKb = peakRssKb(reference.process.pid);
+
+  const lines = [
+    setup,
+    `${'round'.padEnd(7)} ${'target'.padEnd(10)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ` +
+      `${'p99 ms'.padStart(8)} ${'non-2xx+err'.padStart(11)}`,
+  ];
+  for (const r of rounds) {
+    for (const name of TARGETS) {
+      const extra = name === 'gateway' ? ratios(r.gatewayToDirect, r.gatewayToReference) : '';
+      lines.push(row(String(r.round), name, r.results[name], extra));
+    }
+  }
+  for (const name of TARGETS) {
+    const extra =
+      name === 'gateway' ? ratios(medians.gatewayToDirect, medians.gatewayToReference) : '';
+    lines.push(row('median', name, medians[name], extra));
+  }
+  const mb = (kb: number | undefined) => (kb === undefined ? 'n/a' : `${fmt(kb / 1024, 1)} MB`);
+  lines.push(
+    "latency: autocannon's resolution is 1 ms",
+    `peak RSS (VmHWM): gateway ${mb(gatewayPeakRssKb)}, reference proxy ${mb(referencePeakRssKb)}`,
+  );
+
+  const resultsDir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  // Colons are not allowed in file names on every system.
+  const file = path.join(
+    resultsDir,
+    `${options.scenario}-${startedAt.toISOString().replace(/:/g, '-')}.json`,
+  );
+  const report = {
+    scenario: options.scenario,
+    date: startedAt.toISOString(),
+    options,
+    machine: { node: process.version, platform: process.platform, cpus: os.cpus().length },
+    rounds,
+    median: medians,
+    gatewayPeakRssKb: gatewayPeakRssKb ?? null,
+    referencePeakRssKb: referencePeakRssKb ?? null,
+  };
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  lines.push(`results: ${path.relative(process.cwd(), file)}`);
+  console.log(lines.join('\n'));
+}
+
+function interrupt(signal: NodeJS.Signals): void {
+  if (stopping) return;
+  stopping = true;
+  running?.stop();
+  killChildren('SIGKILL');
+  console.error(`bench: ${signal}, stopped`);
+  process.exit(128 + os.constants.signals[signal]);
+}
+process.on('SIGINT', interrupt);
+process.on('SIGTERM', interrupt);
+// Last resort for any exit path that skipped the cleanup below.
+process.on('exit', () => killChildren('SIGKILL'));
+
+main()
+  .then(stopChildren)
+  .catch(async (err: unknown) => {
+    if (stopping) return;
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    await stopChildren();
+    process.exit(1);
+  });
