@@ -69,7 +69,7 @@ export class Authenticator {
       if (!(e instanceof AuthFailure)) throw e;
       this.refuse(req, e);
       throw new GatewayException(401, e.description, {
-        'WWW-Authenticate': this.challenges(mode, e),
+        'WWW-Authenticate': this.challenges(mode, useJwt ? e : undefined),
       });
     }
   }
@@ -88,11 +88,13 @@ export class Authenticator {
     });
   }
 
-  private challenges(mode: AuthMode, e: AuthFailure): string[] {
+  /** RFC 6750 §3: the Bearer challenge names an error only when a token was sent and failed. */
+  private challenges(mode: AuthMode, jwtFailure: AuthFailure | undefined): string[] {
     const out: string[] = [];
     if (mode !== 'apiKey') {
+      const e = jwtFailure;
       out.push(
-        e.reason === 'missing'
+        !e || e.reason === 'missing'
           ? 'Bearer realm="api-gateway"'
           : `Bearer realm="api-gateway", error="invalid_token", error_description="${e.description}"`,
       );

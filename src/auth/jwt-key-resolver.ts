@@ -26,7 +26,11 @@ interface VerificationKeys {
 @Injectable()
 export class JwtKeyResolver implements OnModuleDestroy {
   private keys: VerificationKeys;
-  private readonly jwksKeys = new Map<string, KeyObject>();
+  /**
+   * KeyObjects per jwks-rsa SigningKey object: jwks-rsa's own cache (10 min) decides how
+   * long a key is trusted; a refetch yields new objects, so removed keys fall out.
+   */
+  private readonly jwksKeys = new WeakMap<object, KeyObject>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -35,7 +39,6 @@ export class JwtKeyResolver implements OnModuleDestroy {
   ) {
     this.keys = this.build(config.current);
     this.unsubscribe = config.onChange((next) => {
-      this.jwksKeys.clear();
       this.keys = this.build(next);
     });
   }
@@ -67,12 +70,13 @@ export class JwtKeyResolver implements OnModuleDestroy {
 
   /** jwks-rsa refetches the set (rate-limited) when a kid is unknown: key rotation. */
   private async fromJwks(client: JwksClient, kid: string | undefined): Promise<KeyObject> {
-    const cacheKey = kid ?? '';
-    const cached = this.jwksKeys.get(cacheKey);
-    if (cached) return cached;
     try {
-      const key = createPublicKey((await client.getSigningKey(kid)).getPublicKey());
-      this.jwksKeys.set(cacheKey, key);
+      const signingKey = await client.getSigningKey(kid);
+      let key = this.jwksKeys.get(signingKey);
+      if (!key) {
+        key = createPublicKey(signingKey.getPublicKey());
+        this.jwksKeys.set(signingKey, key);
+      }
       return key;
     } catch {
       throw new AuthFailure('invalid_token', 'no key matches the token');

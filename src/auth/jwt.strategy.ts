@@ -47,6 +47,13 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     const j = this.config.current.gateway.auth.jwt;
     const now = Date.now() / 1000;
     const tolerance = j.clockToleranceSeconds;
+    // RFC 7519 §4.1.4/4.1.5: NumericDate; anything else is a malformed token, not "no expiry".
+    if (payload.exp !== undefined && typeof payload.exp !== 'number') {
+      throw new AuthFailure('invalid_token', 'the token exp claim is not a number');
+    }
+    if (payload.nbf !== undefined && typeof payload.nbf !== 'number') {
+      throw new AuthFailure('invalid_token', 'the token nbf claim is not a number');
+    }
     if (typeof payload.exp === 'number' && now - tolerance >= payload.exp) {
       throw new AuthFailure('expired', 'the token has expired');
     }

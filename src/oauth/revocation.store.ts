@@ -27,7 +27,11 @@ export class RevocationStore {
       this.memory.set(jti, expiresAtSeconds);
       return;
     }
-    await client.set(this.key(jti), '1', 'EX', ttl);
+    try {
+      await client.set(this.key(jti), '1', 'EX', ttl);
+    } catch {
+      throw new GatewayException(503, 'token revocation store unavailable');
+    }
   }
 
   /**

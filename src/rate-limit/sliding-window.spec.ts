@@ -111,6 +111,17 @@ describe('sliding window arithmetic', () => {
       expect(d).toMatchObject({ blocking: true, remaining: 0, retryAfterSeconds: 3 });
     });
 
+    it('does not round a Retry-After down when the wait is a fraction of a ms past a second', () => {
+      // 7 × (1 − f) + 1 ≤ 7 at f = 1/7: 8571.43 ms into the window. From 5571 ms that is
+      // 3000.43 ms: three seconds later the call is still refused, so the answer is 4.
+      const c = counts(7, 0);
+      const now = at(K, 5_571);
+      const d = describeWindow(c, { limit: 7, windowMs: W }, now, false);
+      expect(fits(c, 7, now + 3_000, W)).toBe(false);
+      expect(fits(c, 7, now + 4_000, W)).toBe(true);
+      expect(d.retryAfterSeconds).toBe(4);
+    });
+
     it('never gives a Retry-After below 1', () => {
       const d = describeWindow(counts(10, 2), { limit: 10, windowMs: W }, at(K, 17_999), false);
       expect(d.blocking).toBe(true);

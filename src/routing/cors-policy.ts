@@ -26,10 +26,14 @@ export function corsHandler(settings: CorsSettings | undefined): CorsHandler | u
     optionsSuccessStatus: 204,
   };
   const allow: cors.CorsOptions = { ...base, origin: anyOrigin ? '*' : true };
+  // The cors package takes every OPTIONS for a preflight; a plain OPTIONS call (no
+  // Access-Control-Request-Method) gets the headers and goes on to its route.
+  const allowPlainOptions: cors.CorsOptions = { ...allow, preflightContinue: true };
   const deny: cors.CorsOptions = { origin: false };
   return cors<IncomingMessage>((req, cb) => {
     const origin = req.headers.origin;
-    cb(null, origin !== undefined && (anyOrigin || allowed.has(origin)) ? allow : deny);
+    if (origin === undefined || !(anyOrigin || allowed.has(origin))) return cb(null, deny);
+    cb(null, req.method === 'OPTIONS' && !isPreflight(req) ? allowPlainOptions : allow);
   }) as CorsHandler;
 }
 

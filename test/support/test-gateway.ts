@@ -1,8 +1,8 @@
 // Starts the real gateway in-process (the same startGateway main.ts uses) on 127.0.0.1:0
 // with a temporary config folder written from YAML strings.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 
 import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger';
@@ -30,6 +30,7 @@ export function writeConfigDir(
     writeFileSync(join(dir, 'services', `${name}.yaml`), text);
   }
   for (const [name, text] of Object.entries(files.extra ?? {})) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
     writeFileSync(join(dir, name), text);
   }
   return dir;
