@@ -2,7 +2,8 @@
 // demo/run.ts starts them in-process next to the gateway.
 import http from 'node:http';
 
-const HOST = '127.0.0.1';
+// 127.0.0.1 by default; containers set DEMO_BACKENDS_HOST=0.0.0.0 so the gateway can reach them.
+const HOST = process.env.DEMO_BACKENDS_HOST || '127.0.0.1';
 const STATUS_PATH = /^\/api\/status\/(\d{3})$/;
 
 function sendJson(

@@ -30,6 +30,8 @@ export class TokenLimitGuard implements CanActivate {
       id = undefined;
     }
     const w = s.tokenEndpoint;
+    // The label of this endpoint's violations and access-log lines.
+    req.gateway.routeLabel = '/oauth/token';
     const tracker = id ? `c:${id}` : `ip:${req.gateway.clientIp}`;
     await this.limiter.check(
       [

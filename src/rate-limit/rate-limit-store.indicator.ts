@@ -20,7 +20,8 @@ export class RateLimitStoreIndicator {
     const s = this.limiter.settings;
     const session = this.indicators.check('rateLimitStore');
     const store = this.limiter.store.kind;
-    const reachable = store === 'memory' || this.redis.ready;
+    // Connected is not enough: a Redis that stops answering fails the checks too.
+    const reachable = store === 'memory' || (this.redis.ready && this.limiter.storeReachable);
     const details = { store, reachable, onStoreError: s.onStoreError, enabled: s.enabled };
     if (reachable || s.onStoreError === 'allow' || !s.enabled) return session.up(details);
     return session.down(details);

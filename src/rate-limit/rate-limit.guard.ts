@@ -74,8 +74,9 @@ export class RateLimitGuard extends ThrottlerGuard {
             : `ip:${ctx.clientIp}`;
       rules.push({
         name: 'route',
+        // Routes may share a pattern when their methods differ: the methods are in the key.
         key: this.limiter.key(
-          `route:${match.route.data.service.name}:${match.route.pattern}`,
+          `route:${match.route.data.service.name}:${match.route.pattern}:${(match.route.methods ?? ['*']).join(',')}`,
           tracker,
         ),
         limit: own.limit,

@@ -83,9 +83,9 @@ export function describe(
   };
 }
 
-/** Rounded to the millisecond first, so float noise cannot add a whole second. */
+/** Up: never short. A microsecond of slack so float noise cannot add a whole second. */
 function wholeSeconds(ms: number): number {
-  return Math.ceil(Math.round(ms) / 1000);
+  return Math.max(0, Math.ceil(ms / 1000 - 1e-6));
 }
 
 function retryAfterMs(c: WindowCounts, limit: number, w: number, elapsed: number): number {
