@@ -1,8 +1,8 @@
-// `npm run bench -- [scenario] [--duration s] [--connections n] [--rounds n] [--warmup s]`:
+// `npm run bench -- [scenario] [--duration s] [--connections n] [--rounds n] [--warmup s] [--log-level l]`:
 // the gateway against the backend hit directly and against a bare http-proxy, in interleaved
 // rounds so that drift on the machine (thermal, other load) hits all three alike.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -10,6 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import autocannon from 'autocannon';
+import jwt from 'jsonwebtoken';
 
 const ROOT = path.join(__dirname, '..', '..');
 const HOST = '127.0.0.1';
@@ -25,6 +26,8 @@ interface Options {
   connections: number;
   rounds: number;
   warmup: number;
+  /** The gateway's LOG_LEVEL: info (the shipped default) writes one access line per call. */
+  logLevel: string;
 }
 
 interface Measurement {
@@ -59,6 +62,7 @@ function parseOptions(argv: string[]): Options {
       connections: { type: 'string', default: '50' },
       rounds: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '3' },
+      'log-level': { type: 'string', default: 'info' },
     },
   });
   const int = (name: string, raw: string, min: number): number => {
@@ -73,6 +77,7 @@ function parseOptions(argv: string[]): Options {
     connections: int('connections', values.connections, 1),
     rounds: int('rounds', values.rounds, 1),
     warmup: int('warmup', values.warmup, 0),
+    logLevel: values['log-level'],
   };
 }
 
@@ -80,11 +85,19 @@ const children: Child[] = [];
 let running: autocannon.Instance | undefined;
 let stopping = false;
 
-function startChild(name: string, script: string, env: NodeJS.ProcessEnv): Child {
+function startChild(
+  name: string,
+  script: string,
+  env: NodeJS.ProcessEnv,
+  discardStdout = false,
+): Child {
   if (!existsSync(script)) throw new Error(`${script} not found: run \`npm run build\` first`);
+  // The gateway's access log (one line per call at info) goes to /dev/null: it is written,
+  // as in production, but this process does not spend CPU reading it.
+  const stdout = discardStdout ? openSync('/dev/null', 'w') : 'pipe';
   const proc = spawn(process.execPath, [script], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', stdout, 'pipe'],
   });
   const child: Child = { name, process: proc, tail: [] };
   // Drained always: a child blocked on a full pipe would stall mid-run and skew the numbers.
@@ -148,10 +161,36 @@ async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
+/**
+ * A scenario's optional `scenario.json`: extra gateway environment (e.g. REDIS_URL) and a
+ * JWT to sign and send on every call (sent to all three targets; only the gateway reads it).
+ */
+interface ScenarioExtras {
+  gatewayEnv?: Record<string, string>;
+  jwt?: { secret: string; claims: Record<string, unknown> };
+}
+
+/** Headers every request of the run carries (the scenario's bearer token, if any). */
+let requestHeaders: Record<string, string> = {};
+
+function readExtras(scenarioDir: string): ScenarioExtras {
+  const file = path.join(scenarioDir, 'scenario.json');
+  if (!existsSync(file)) return {};
+  const extras = JSON.parse(readFileSync(file, 'utf8')) as ScenarioExtras;
+  if (extras.jwt) {
+    const token = jwt.sign(extras.jwt.claims, extras.jwt.secret, {
+      algorithm: 'HS256',
+      expiresIn: '1h',
+    });
+    requestHeaders = { authorization: `Bearer ${token}` };
+  }
+  return extras;
+}
+
 function get(port: number, urlPath: string): Promise<number | undefined> {
   return new Promise((resolve) => {
     const req = http.get(
-      { host: HOST, port, path: urlPath, agent: false, timeout: 1000 },
+      { host: HOST, port, path: urlPath, agent: false, timeout: 1000, headers: requestHeaders },
       (res) => {
         res.resume();
         resolve(res.statusCode);
@@ -185,7 +224,7 @@ async function waitUntilAnswers(child: Child, port: number, urlPath: string): Pr
 
 function load(url: string, connections: number, duration: number): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
-    running = autocannon({ url, connections, duration }, (err, result) => {
+    running = autocannon({ url, connections, duration, headers: requestHeaders }, (err, result) => {
       running = undefined;
       if (err) reject(err);
       else resolve(result);
@@ -250,6 +289,7 @@ async function main(): Promise<void> {
     throw new Error(`no scenario "${options.scenario}" (known: ${known})`);
   }
 
+  const extras = readExtras(scenarioDir);
   const [backendPort, referencePort, gatewayPort] = await freePorts(3);
   const backendUrl = `http://${HOST}:${backendPort}`;
   const backend = startChild('backend', path.join(__dirname, 'backend.js'), {
@@ -259,13 +299,19 @@ async function main(): Promise<void> {
     PORT: String(referencePort),
     TARGET: backendUrl,
   });
-  const gateway = startChild('gateway', path.join(__dirname, '..', 'src', 'main.js'), {
-    PORT: String(gatewayPort),
-    HOST,
-    GATEWAY_CONFIG_DIR: scenarioDir,
-    BENCH_TARGET: backendUrl,
-    LOG_LEVEL: 'warn',
-  });
+  const gateway = startChild(
+    'gateway',
+    path.join(__dirname, '..', 'src', 'main.js'),
+    {
+      PORT: String(gatewayPort),
+      HOST,
+      GATEWAY_CONFIG_DIR: scenarioDir,
+      BENCH_TARGET: backendUrl,
+      LOG_LEVEL: options.logLevel,
+      ...extras.gatewayEnv,
+    },
+    true,
+  );
 
   const targets: Record<TargetName, { child: Child; url: string }> = {
     direct: { child: backend, url: `${backendUrl}/x` },
@@ -279,7 +325,7 @@ async function main(): Promise<void> {
   }
 
   const setup =
-    `${options.scenario}: ${options.connections} connections, ${options.duration} s per run, ` +
+    `${options.scenario}: gateway LOG_LEVEL ${options.logLevel}, ${options.connections} connections, ${options.duration} s per run, ` +
     `${options.rounds} round(s), warm-up ${options.warmup} s`;
   console.error(setup);
   if (options.warmup > 0) {
