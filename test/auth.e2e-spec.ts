@@ -491,7 +491,7 @@ describe('Authentication (e2e)', () => {
         const r = await get('/api/orders/1', bearer(hs256({ sub: 'alice', scope: 'orders:read' })));
         expect403(r);
         expect(r.challenges).toEqual([
-          'Bearer realm="api-gateway", error="insufficient_scope", scope="orders:read orders:write"',
+          'Bearer error="insufficient_scope", scope="orders:read orders:write"',
         ]);
         expect(auditLine(gw, r.requestId)).toMatchObject({
           event: 'forbidden',
@@ -512,7 +512,7 @@ describe('Authentication (e2e)', () => {
         const r = await get('/api/reports/1', { 'X-API-Key': DEPLOY_KEY });
         expect403(r);
         expect(r.challenges).toEqual([
-          'Bearer realm="api-gateway", error="insufficient_scope", scope="reports:read"',
+          'Bearer error="insufficient_scope", scope="reports:read"',
         ]);
         const ok = upstream(
           await get('/api/reports/1', bearer(hs256({ sub: 'x', scope: 'reports:read' }))),

@@ -329,6 +329,26 @@ describe('Metrics (e2e)', () => {
       expect(samplesOf(e, `${UPSTREAM}_count`, { service: 'mdown' })).toEqual([]);
     });
 
+    it('shows the refused target up again once its 10 s rest is over, with no traffic', async () => {
+      // Runs after the 502 above. Without healthCheck a refused target rests 10 s; the clock
+      // is moved past that rather than slept through.
+      const host = new URL(refusing).host;
+      const down = (await scrape()).e;
+      expect(valueOf(down, 'gateway_upstream_target_up', { service: 'mdown', target: host })).toBe(
+        0,
+      );
+      const real = Date.now.bind(Date);
+      const clock = jest.spyOn(Date, 'now').mockImplementation(() => real() + 10_500);
+      try {
+        const { e } = await scrape();
+        expect(valueOf(e, 'gateway_upstream_target_up', { service: 'mdown', target: host })).toBe(
+          1,
+        );
+      } finally {
+        clock.mockRestore();
+      }
+    });
+
     it('counts 504 when the backend sends no head within timeoutMs', async () => {
       expect((await send('/api/mslow/a')).status).toBe(504);
       const { e } = await scrape();

@@ -43,8 +43,10 @@ export class GatewayAdminController {
   @ApiQuery({ name: 'method', example: 'GET' })
   @ApiQuery({ name: 'path', example: '/api/service1/orders' })
   @ApiOperation({ summary: 'How the gateway would route a call, and why' })
-  explain(@Query('method') method?: string, @Query('path') path?: string) {
-    if (!method || !path) throw new GatewayException(400, 'method and path are required');
+  explain(@Query('method') method?: unknown, @Query('path') path?: unknown) {
+    if (typeof method !== 'string' || typeof path !== 'string' || !method || !path) {
+      throw new GatewayException(400, 'method and path are required, once each');
+    }
     return this.admin.explain(method, path);
   }
 

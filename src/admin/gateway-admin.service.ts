@@ -77,7 +77,9 @@ export class GatewayAdminService {
   explain(method: string, path: string): Explanation {
     const table = this.routes.current.table;
     const m = method.toUpperCase();
-    const found = resolveRoute(table, m, path);
+    // As the entry does: the query string plays no part in routing.
+    const q = path.indexOf('?');
+    const found = resolveRoute(table, m, q === -1 ? path : path.slice(0, q));
     const normalised = found.kind === 'own' ? undefined : found.path;
     const selected = found.kind === 'matched' ? found.match.route : undefined;
     const candidates = (normalised === undefined ? [] : table.candidates(normalised)).map((c) => {

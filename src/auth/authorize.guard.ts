@@ -31,7 +31,7 @@ export class AuthorizeGuard implements CanActivate {
           new AuthFailure('insufficient_scope', 'a required scope is missing'),
         );
         throw new GatewayException(403, 'a required scope is missing', {
-          'WWW-Authenticate': `Bearer realm="api-gateway", error="insufficient_scope", scope="${route.scopes.join(' ')}"`,
+          'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${route.scopes.join(' ')}"`,
         });
       }
     }

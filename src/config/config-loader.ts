@@ -156,12 +156,21 @@ function validate<T>(
   if (doc.errors.length > 0) {
     for (const err of doc.errors) {
       const line = lines.linePos(err.pos[0]).line;
-      const what = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      // The library's message may quote the offending text (a secret, perhaps): its code only.
+      const what = err.code.toLowerCase().replace(/_/g, ' ');
       problems.push(`${file.name}: ${line ? `(line ${line})` : '(root)'}: invalid YAML: ${what}`);
     }
     return undefined;
   }
-  const result = parse(substituteEnv(doc.toJS(), env));
+  let tree: unknown;
+  try {
+    tree = doc.toJS();
+  } catch {
+    // An alias to an anchor that does not exist, and the like; the alias name stays out.
+    problems.push(`${file.name}: (root): invalid YAML: unresolved alias or bad structure`);
+    return undefined;
+  }
+  const result = parse(substituteEnv(tree, env));
   if (!result.success) {
     problems.push(...formatZodIssues(file.name, result.error?.issues ?? []));
     return undefined;

@@ -29,7 +29,12 @@ export class GatewayConfig implements OnApplicationBootstrap, OnApplicationShutd
   private readonly reloadListeners = new Set<ReloadListener>();
   private readonly onSighup = () => {
     this.logger.log('SIGHUP received: reloading configuration');
-    this.reload();
+    try {
+      this.reload();
+    } catch (err) {
+      // A signal handler must never take the process down: the old config keeps serving.
+      this.logger.error({ msg: 'config reload failed', err });
+    }
   };
 
   constructor(@Inject(GATEWAY_CONFIG_OPTIONS) private readonly options: GatewayConfigOptions) {

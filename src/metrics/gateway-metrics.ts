@@ -94,6 +94,14 @@ export class GatewayMetrics {
     this.targetUp.set({ service, target }, up ? 1 : 0);
   }
 
+  /**
+   * Reads every target's health when /metrics is scraped (prom-client's collect hook), so
+   * a passive rest that ended without traffic shows as up.
+   */
+  refreshTargetsOnScrape(read: () => void): void {
+    (this.targetUp as Gauge<string> & { collect?: () => void }).collect = read;
+  }
+
   authFailure(reason: string): void {
     this.authFailures.inc({ reason });
   }

@@ -16,12 +16,12 @@ export class RateLimitStoreIndicator {
     private readonly redis: RedisConnection,
   ) {}
 
-  check() {
+  async check() {
     const s = this.limiter.settings;
     const session = this.indicators.check('rateLimitStore');
     const store = this.limiter.store.kind;
     // Connected is not enough: a Redis that stops answering fails the checks too.
-    const reachable = store === 'memory' || (this.redis.ready && this.limiter.storeReachable);
+    const reachable = store === 'memory' || (this.redis.ready && (await this.limiter.probeStore()));
     const details = { store, reachable, onStoreError: s.onStoreError, enabled: s.enabled };
     if (reachable || s.onStoreError === 'allow' || !s.enabled) return session.up(details);
     return session.down(details);

@@ -59,6 +59,14 @@ export class RedisWindowStorage extends SlidingWindowStorage {
     this.redis = redis as WindowRedis;
   }
 
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
   async consume(rules: readonly WindowRule[]): Promise<WindowDecision[]> {
     const args: (string | number)[] = [rules.length];
     for (const r of rules) args.push(r.key);

@@ -125,6 +125,8 @@ export class GatewayEntry {
       case 'error':
         return sendError(res, found.status, found.message, ctx.id);
       case 'method-not-allowed':
+        ctx.routeLabel = found.route.pattern;
+        ctx.serviceLabel = found.route.data.service.name;
         return sendError(res, 405, 'method not allowed', ctx.id, { Allow: found.allow.join(', ') });
       case 'matched':
         break;

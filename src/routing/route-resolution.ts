@@ -1,7 +1,7 @@
 import { isOwnedPath } from '../config/owned-paths';
 import type { GatewayRoute, GatewayRouteMatch } from './gateway-routes';
 import { normalizePath } from './path-normalizer';
-import type { RouteTable } from './route-table';
+import type { CompiledRoute, RouteTable } from './route-table';
 
 /** What routing decides for a method and a path as sent (no query string). */
 export type Resolution =
@@ -17,6 +17,8 @@ export type Resolution =
       readonly kind: 'method-not-allowed';
       readonly allow: readonly string[];
       readonly path: string;
+      /** The highest-priority route whose pattern matched: the 405's labels. */
+      readonly route: CompiledRoute<GatewayRoute>;
     };
 
 /**
@@ -46,8 +48,10 @@ export function resolveRoute(
     return { kind: 'error', status: 404, message: 'no route', path };
   const found = table.lookup(method, path);
   if (found.kind === 'not-found') return { kind: 'error', status: 404, message: 'no route', path };
-  if (found.kind === 'method-not-allowed')
-    return { kind: 'method-not-allowed', allow: found.allow, path };
+  if (found.kind === 'method-not-allowed') {
+    const route = table.candidates(path)[0].route;
+    return { kind: 'method-not-allowed', allow: found.allow, path, route };
+  }
   if (path !== raw) {
     // If the path as sent matched a route that its normalised form no longer matches,
     // a `..` walked out of that route's prefix.

@@ -20,7 +20,11 @@ export class ServiceRegistry implements OnApplicationShutdown {
   private breakers = new Map<string, ServiceBreaker>();
   private checks: ActiveHealthCheck[] = [];
 
-  constructor(private readonly metrics: GatewayMetrics) {}
+  constructor(private readonly metrics: GatewayMetrics) {
+    metrics.refreshTargetsOnScrape(() => {
+      for (const t of this.targets.values()) void t.health.healthy;
+    });
+  }
 
   /** Builds the services of a snapshot; the previous ones stay valid for calls in flight. */
   build(snapshot: ConfigSnapshot): ReadonlyMap<string, UpstreamService> {

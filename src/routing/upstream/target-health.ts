@@ -14,6 +14,8 @@ export class TargetHealth {
   private successes = 0;
   private failures = 0;
   private readonly listeners: ((up: boolean) => void)[] = [];
+  /** Brings a passively downed target back when its rest ends, read or not (metrics). */
+  private restTimer: NodeJS.Timeout | undefined;
 
   constructor(private checks: HealthCheckSettings | undefined) {}
 
@@ -21,7 +23,7 @@ export class TargetHealth {
   configure(checks: HealthCheckSettings | undefined): void {
     this.checks = checks;
     // Down with no checks left to bring it back: rest it as a passive failure would.
-    if (!checks && !this.up && this.downUntil === 0) this.downUntil = Date.now() + PASSIVE_DOWN_MS;
+    if (!checks && !this.up && this.downUntil === 0) this.rest();
   }
 
   get healthy(): boolean {
@@ -37,8 +39,19 @@ export class TargetHealth {
   /** A refused or reset connection. */
   markDown(): void {
     this.successes = 0;
-    this.downUntil = this.checks ? 0 : Date.now() + PASSIVE_DOWN_MS;
+    if (this.checks) this.downUntil = 0;
+    else this.rest();
     this.set(false);
+  }
+
+  private rest(): void {
+    this.downUntil = Date.now() + PASSIVE_DOWN_MS;
+    if (this.restTimer) clearTimeout(this.restTimer);
+    this.restTimer = setTimeout(() => {
+      this.restTimer = undefined;
+      if (!this.up && this.downUntil !== 0 && Date.now() >= this.downUntil) this.set(true);
+    }, PASSIVE_DOWN_MS);
+    this.restTimer.unref();
   }
 
   recordCheck(ok: boolean): void {
@@ -61,7 +74,11 @@ export class TargetHealth {
   private set(up: boolean): void {
     const changed = this.up !== up;
     this.up = up;
-    if (up) this.downUntil = 0;
+    if (up) {
+      this.downUntil = 0;
+      if (this.restTimer) clearTimeout(this.restTimer);
+      this.restTimer = undefined;
+    }
     if (changed) for (const l of this.listeners) l(up);
   }
 }
