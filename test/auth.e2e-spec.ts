@@ -511,9 +511,7 @@ describe('Authentication (e2e)', () => {
       it('answers 403 to an API-key caller on a route with scopes', async () => {
         const r = await get('/api/reports/1', { 'X-API-Key': DEPLOY_KEY });
         expect403(r);
-        expect(r.challenges).toEqual([
-          'Bearer error="insufficient_scope", scope="reports:read"',
-        ]);
+        expect(r.challenges).toEqual(['Bearer error="insufficient_scope", scope="reports:read"']);
         const ok = upstream(
           await get('/api/reports/1', bearer(hs256({ sub: 'x', scope: 'reports:read' }))),
         );
