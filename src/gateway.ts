@@ -36,6 +36,11 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
+/** Exits once the buffered log lines are written. */
+export function exitFlushed(logger: Pino, code: number): void {
+  logger.flush(() => process.exit(code));
+}
+
 export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const adapter = new GatewayHttpAdapter(o.snapshot.gateway.server);
   const app = await NestFactory.create(
@@ -73,10 +78,10 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const onSignal = (signal: NodeJS.Signals) => {
       o.logger.info({ signal }, 'shutdown signal received');
       shutdown().then(
-        () => process.exit(0),
+        () => exitFlushed(o.logger, 0),
         (err: unknown) => {
           o.logger.error({ err }, 'shutdown failed');
-          process.exit(1);
+          exitFlushed(o.logger, 1);
         },
       );
     };

@@ -1,5 +1,5 @@
 import { readStartup } from './config/startup';
-import { startGateway } from './gateway';
+import { exitFlushed, startGateway } from './gateway';
 import { createGatewayLogger } from './logging/gateway-logger';
 
 async function main(): Promise<void> {
@@ -21,9 +21,7 @@ async function main(): Promise<void> {
     });
   } catch (err) {
     logger.fatal({ err }, 'gateway failed to start');
-    process.exitCode = 1;
-    logger.flush();
-    process.exit(1);
+    exitFlushed(logger, 1);
   }
 }
 
