@@ -1,4 +1,4 @@
-import { type ExecutionContext, Injectable } from '@nestjs/common';
+import { type ExecutionContext, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
 
 import { GatewayException } from '../common/gateway.exception';
@@ -6,9 +6,12 @@ import type { GatewayRequest } from '../common/request-context';
 import { GatewayConfig } from '../config/gateway-config';
 import { AuditLog } from '../logging/audit-log';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
+import { RevocationStore } from '../oauth/revocation.store';
 import { ApiKeyStrategy } from './api-key.strategy';
 import { AuthFailure } from './auth-failure';
 import type { Identity } from './identity';
+import { assertCurrent } from './token-checks';
+import { VerifiedTokenCache } from './verified-token-cache';
 
 export type AuthMode = 'jwt' | 'apiKey' | 'any';
 
@@ -40,16 +43,25 @@ class ApiKeyPassportGuard extends AuthGuard('api-key') {
  * routes and the gateway's own endpoints; failures become 401s with RFC 6750 challenges.
  */
 @Injectable()
-export class Authenticator {
+export class Authenticator implements OnModuleDestroy {
   private readonly jwt = new JwtPassportGuard();
   private readonly apiKey = new ApiKeyPassportGuard();
+  private readonly verified = new VerifiedTokenCache();
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly keys: ApiKeyStrategy,
     private readonly config: GatewayConfig,
     private readonly audit: AuditLog,
     private readonly metrics: GatewayMetrics,
-  ) {}
+    private readonly revocations: RevocationStore,
+  ) {
+    this.unsubscribe = config.onChange(() => this.verified.clear());
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe();
+  }
 
   async authenticate(context: ExecutionContext, mode: AuthMode): Promise<Identity> {
     const req = context.switchToHttp().getRequest<GatewayRequest>();
@@ -60,9 +72,12 @@ export class Authenticator {
       if (mode === 'any' && !bearer && req.headers[this.keys.header] === undefined) {
         throw new AuthFailure('missing', 'no credentials were sent');
       }
-      if (useJwt) await this.jwt.canActivate(context);
-      else if (useKey) await this.apiKey.canActivate(context);
-      const identity = (req as GatewayRequest & { user?: Identity }).user as Identity;
+      let identity: Identity;
+      if (useJwt) identity = await this.viaJwt(context, req);
+      else if (useKey) {
+        await this.apiKey.canActivate(context);
+        identity = (req as GatewayRequest & { user?: Identity }).user as Identity;
+      } else throw new AuthFailure('missing', 'no credentials were sent');
       req.gateway.identity = identity;
       return identity;
     } catch (e) {
@@ -72,6 +87,31 @@ export class Authenticator {
         'WWW-Authenticate': this.challenges(mode, useJwt ? e : undefined),
       });
     }
+  }
+
+  /**
+   * passport's JWT strategy, once per token per minute at most: a token it verified is
+   * taken from the cache, and only what can change between calls is checked again.
+   */
+  private async viaJwt(context: ExecutionContext, req: GatewayRequest): Promise<Identity> {
+    const token = (req.headers.authorization ?? '').slice(7).trim();
+    const now = Date.now();
+    const cached = token === '' ? undefined : this.verified.get(token, now);
+    if (cached) {
+      const times = cached.token ?? {};
+      assertCurrent(times, this.config.current.gateway.auth.jwt.clockToleranceSeconds, now / 1000);
+      if (
+        times.revocationId !== undefined &&
+        (await this.revocations.isRevoked(times.revocationId))
+      ) {
+        throw new AuthFailure('revoked', 'the token has been revoked');
+      }
+      return cached;
+    }
+    await this.jwt.canActivate(context);
+    const identity = (req as GatewayRequest & { user?: Identity }).user as Identity;
+    this.verified.set(token, identity, now);
+    return identity;
   }
 
   /** Records an authorisation refusal (403) like an authentication one. */

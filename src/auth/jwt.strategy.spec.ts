@@ -157,9 +157,16 @@ describe('JwtStrategy', () => {
         expiresIn: 60,
       });
       const outcome = await run(strategy, token);
+      const { exp } = jwt.decode(token) as { exp: number };
       expect(outcome).toEqual({
         kind: 'success',
-        user: { subject: 'joe', roles: ['root'], scopes: ['a', 'b'], method: 'jwt' },
+        user: {
+          subject: 'joe',
+          roles: ['root'],
+          scopes: ['a', 'b'],
+          method: 'jwt',
+          token: { exp, nbf: undefined, revocationId: undefined },
+        },
       });
     });
 

@@ -10,6 +10,7 @@ import { RevocationStore } from '../oauth/revocation.store';
 import { AuthFailure } from './auth-failure';
 import type { Identity } from './identity';
 import { JwtKeyResolver } from './jwt-key-resolver';
+import { assertCurrent, type TokenTimes } from './token-checks';
 
 /**
  * passport-jwt verifies the signature with the key JwtKeyResolver picks for the current
@@ -54,12 +55,13 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     if (payload.nbf !== undefined && typeof payload.nbf !== 'number') {
       throw new AuthFailure('invalid_token', 'the token nbf claim is not a number');
     }
-    if (typeof payload.exp === 'number' && now - tolerance >= payload.exp) {
-      throw new AuthFailure('expired', 'the token has expired');
-    }
-    if (typeof payload.nbf === 'number' && now + tolerance < payload.nbf) {
-      throw new AuthFailure('invalid_token', 'the token is not valid yet');
-    }
+    const gatewayIssued = typeof payload.jti === 'string' && typeof payload.client_id === 'string';
+    const times: TokenTimes = {
+      exp: payload.exp,
+      nbf: payload.nbf,
+      revocationId: gatewayIssued ? payload.jti : undefined,
+    };
+    assertCurrent(times, tolerance, now);
     if (j.issuer && payload.iss !== j.issuer) {
       throw new AuthFailure('invalid_token', 'the token issuer is not accepted');
     }
@@ -72,10 +74,11 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       throw new AuthFailure('invalid_token', 'the token has no subject');
     }
     // Tokens from /oauth/token carry jti and client_id: one revocation read each.
-    if (typeof payload.jti === 'string' && typeof payload.client_id === 'string') {
-      if (await this.revocations.isRevoked(payload.jti)) {
-        throw new AuthFailure('revoked', 'the token has been revoked');
-      }
+    if (
+      times.revocationId !== undefined &&
+      (await this.revocations.isRevoked(times.revocationId))
+    ) {
+      throw new AuthFailure('revoked', 'the token has been revoked');
     }
     const roles = Array.isArray(payload.roles)
       ? payload.roles.filter((r): r is string => typeof r === 'string')
@@ -86,6 +89,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       roles,
       scopes: typeof scope === 'string' ? scope.split(' ').filter((s) => s !== '') : undefined,
       method: 'jwt',
+      token: times,
     };
   }
 }
