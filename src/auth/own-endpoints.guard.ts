@@ -20,6 +20,9 @@ export class OwnEndpointsGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
+    // Proxied calls carry their route match (own endpoints never do): no metadata lookup on
+    // the hot path. The marker stays the rule for anything else wrapped like the proxy.
+    if (context.switchToHttp().getRequest<GatewayRequest>().gateway?.match) return true;
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(IS_PROXY_PIPELINE, targets)) return true;
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
