@@ -90,6 +90,15 @@ export class GatewayMetrics {
     this.breaker.set({ service }, value);
   }
 
+  /** A reload removed the target or the service: its series go, rather than go stale. */
+  forgetTarget(service: string, target: string): void {
+    this.targetUp.remove({ service, target });
+  }
+
+  forgetService(service: string): void {
+    this.breaker.remove({ service });
+  }
+
   targetHealth(service: string, target: string, up: boolean): void {
     this.targetUp.set({ service, target }, up ? 1 : 0);
   }

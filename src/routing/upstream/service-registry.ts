@@ -55,7 +55,19 @@ export class ServiceRegistry implements OnApplicationShutdown {
         }),
       );
     }
-    for (const [name, b] of this.breakers) if (nextBreakers.get(name) !== b) b.close();
+    for (const [name, b] of this.breakers) {
+      if (nextBreakers.get(name) === b) continue;
+      b.close();
+      if (!nextBreakers.has(name)) this.metrics.forgetService(name);
+    }
+    for (const [key, t] of this.targets) {
+      if (nextTargets.has(key)) continue;
+      const [service] = key.split('\n');
+      const stillThere = [...nextTargets].some(
+        ([k, n]) => n.label === t.label && k.startsWith(`${service}\n`),
+      );
+      if (!stillThere) this.metrics.forgetTarget(service, t.label);
+    }
     // Targets no longer configured: their idle sockets close on the agent's idle timeout;
     // calls still in flight on them finish normally.
     this.targets = nextTargets;
