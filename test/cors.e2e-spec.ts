@@ -182,6 +182,8 @@ describe('CORS (e2e)', () => {
         expect(r.forwarded).toHaveLength(1);
         expect(corsNames(r)).toEqual([]);
         expect(r.headers['x-backend-version']).toBe('7');
+        // The answer depends on Origin even when refused: a shared cache must know it.
+        expect(String(r.headers.vary).split(/,\s*/)).toContain('Origin');
       });
 
       it('without an Origin get no Access-Control-* either', async () => {

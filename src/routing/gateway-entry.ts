@@ -94,6 +94,8 @@ export class GatewayEntry {
     const cors = state.cors;
     if (cors === undefined) return this.dispatch(req, res, ctx, state, url, peer);
     cors(req, res, () => {
+      // The answer depends on Origin whether or not it was allowed: tell caches so.
+      if (res.getHeader('Vary') === undefined) res.setHeader('Vary', 'Origin');
       // The cors package answers allowed preflights itself; here only disallowed ones
       // arrive, and a preflight is never forwarded.
       if (isPreflight(req)) {
