@@ -82,11 +82,21 @@ export class Authenticator implements OnModuleDestroy {
       return identity;
     } catch (e) {
       if (!(e instanceof AuthFailure)) throw e;
-      this.refuse(req, e);
-      throw new GatewayException(401, e.description, {
-        'WWW-Authenticate': this.challenges(mode, useJwt ? e : undefined),
-      });
+      throw this.fail(req, mode, e, useJwt);
     }
+  }
+
+  /** Records a failure and builds its 401 with the challenges of the route's mode. */
+  fail(
+    req: GatewayRequest,
+    mode: AuthMode,
+    e: AuthFailure,
+    viaJwt = mode === 'jwt',
+  ): GatewayException {
+    this.refuse(req, e);
+    return new GatewayException(401, e.description, {
+      'WWW-Authenticate': this.challenges(mode, viaJwt ? e : undefined),
+    });
   }
 
   /**

@@ -47,6 +47,9 @@ const cidr = z.string().refine(
   { message: 'must be an IP address or CIDR such as 10.0.0.0/8' },
 );
 
+/** Sent upstream in X-User-Roles (comma-separated): visible ASCII, no commas. */
+const role = z.string().regex(/^[\x21-\x2b\x2d-\x7e]+$/, 'must be visible ASCII without commas');
+
 const window = z.strictObject({ limit: int(1), windowSeconds: int(1, 86_400) });
 
 const serverSchema = z
@@ -86,13 +89,14 @@ const corsSchema = z.strictObject({
 
 const apiKeySchema = z
   .strictObject({
-    name: z.string().min(1),
+    // Sent upstream as X-User-ID.
+    name: z.string().regex(/^[\x20-\x7e]+$/, 'must be printable ASCII'),
     key: z.string().optional(),
     sha256: z
       .string()
       .regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters')
       .optional(),
-    roles: z.array(z.string().min(1)).default([]),
+    roles: z.array(role).default([]),
   })
   .superRefine((k, ctx) => {
     if ((k.key === undefined) === (k.sha256 === undefined)) {
@@ -139,7 +143,7 @@ const oauthClientSchema = z
     scopes: z
       .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a scope token'))
       .default([]),
-    roles: z.array(z.string().min(1)).default([]),
+    roles: z.array(role).default([]),
   })
   .superRefine((c, ctx) => {
     if ((c.clientSecret === undefined) === (c.secretHash === undefined)) {

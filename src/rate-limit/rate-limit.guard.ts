@@ -48,7 +48,9 @@ export class RateLimitGuard extends ThrottlerGuard {
   /** The tier's tracker: the subject once authenticated, else the client IP. */
   protected override getTracker(req: Record<string, unknown>): Promise<string> {
     const ctx = (req as unknown as GatewayRequest).gateway;
-    return Promise.resolve(ctx.identity ? `u:${ctx.identity.subject}` : `ip:${ctx.clientIp}`);
+    return Promise.resolve(
+      ctx.identity ? `${ctx.identity.method}:${ctx.identity.subject}` : `ip:${ctx.clientIp}`,
+    );
   }
 
   protected override generateKey(
@@ -70,7 +72,7 @@ export class RateLimitGuard extends ThrottlerGuard {
         own.scope === 'endpoint'
           ? 'all'
           : own.scope === 'user' && ctx.identity
-            ? `u:${ctx.identity.subject}`
+            ? `${ctx.identity.method}:${ctx.identity.subject}`
             : `ip:${ctx.clientIp}`;
       rules.push({
         name: 'route',

@@ -46,19 +46,19 @@ export function resolveRoute(
   // A path that only reaches an own endpoint once normalised is disguised: refuse it.
   if (path !== raw && isOwnedPath(path))
     return { kind: 'error', status: 404, message: 'no route', path };
+  if (path !== raw) {
+    // If the path as sent matched a route (for any method) that its normalised form no
+    // longer matches, a `..` walked out of that route's prefix.
+    const asSent = table.candidates(raw)[0];
+    if (asSent && !table.matchesPattern(asSent.route, path)) {
+      return { kind: 'error', status: 404, message: 'no route', path };
+    }
+  }
   const found = table.lookup(method, path);
   if (found.kind === 'not-found') return { kind: 'error', status: 404, message: 'no route', path };
   if (found.kind === 'method-not-allowed') {
     const route = table.candidates(path)[0].route;
     return { kind: 'method-not-allowed', allow: found.allow, path, route };
-  }
-  if (path !== raw) {
-    // If the path as sent matched a route that its normalised form no longer matches,
-    // a `..` walked out of that route's prefix.
-    const asSent = table.lookup(method, raw);
-    if (asSent.kind === 'matched' && !table.matchesPattern(asSent.match.route, path)) {
-      return { kind: 'error', status: 404, message: 'no route', path };
-    }
   }
   return { kind: 'matched', match: found.match, path };
 }

@@ -11,6 +11,13 @@ export interface CallOutcome {
   readonly status: number;
 }
 
+/** The request could not even be dispatched (http.request threw): the gateway's fault. */
+export class DispatchError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the upstream request could not be dispatched');
+  }
+}
+
 /** The client went away before the backend answered: nobody's failure. */
 export class ClientGoneError extends Error {
   constructor() {
@@ -133,6 +140,14 @@ export class UpstreamCall {
     return new UpstreamConnectionError(service, code);
   }
 
+  /** http-proxy-middleware hands a synchronous failure to `next`. */
+  readonly onDispatchFailure = (err?: unknown): void => {
+    if (err === undefined || this.settled) return;
+    this.clearTimer();
+    this.settle();
+    this.reject(new DispatchError(err));
+  };
+
   private readonly onTimeout = () => {
     this.timer = undefined;
     this.timedOut = true;
@@ -147,7 +162,11 @@ export class UpstreamCall {
   };
 
   private readonly onClientClose = () => {
-    if (this.settled) return;
+    if (this.settled) {
+      // Gone mid-body: free the upstream request and its socket too.
+      if (!this.res.writableFinished) this.proxyReq?.destroy();
+      return;
+    }
     this.clearTimer();
     this.settle();
     this.proxyReq?.destroy();
@@ -156,7 +175,6 @@ export class UpstreamCall {
 
   private settle(): void {
     this.settled = true;
-    this.res.off('close', this.onClientClose);
   }
 
   private clearTimer(): void {

@@ -8,7 +8,7 @@ import type { Balancer } from './balancer';
 import { RoundRobinBalancer } from './round-robin.balancer';
 import { type ServiceBreaker, UpstreamServerError } from './service-breaker';
 import { SmoothWeightedBalancer } from './smooth-weighted.balancer';
-import { type CallOutcome, ClientGoneError, UpstreamCall } from './upstream-call';
+import { type CallOutcome, ClientGoneError, DispatchError, UpstreamCall } from './upstream-call';
 import { attachCall, type UpstreamTarget } from './upstream-target';
 
 export interface ServiceRuntimeOptions {
@@ -22,7 +22,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
 
 /** Errors that are nobody's failure, so the breaker does not count them. */
 export function isNeutralError(err: unknown): boolean {
-  if (err instanceof ClientGoneError) return true;
+  if (err instanceof ClientGoneError || err instanceof DispatchError) return true;
   if (err instanceof UpstreamConnectionError) return err.stale;
   return err instanceof GatewayException && err.getStatus() === 413;
 }
@@ -122,7 +122,7 @@ export class UpstreamService {
         reject,
       );
       attachCall(req, call);
-      void target.proxy(req, res);
+      void target.proxy(req, res, call.onDispatchFailure);
     });
   }
 }
