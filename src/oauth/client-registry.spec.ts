@@ -55,6 +55,6 @@ describe('ConfigClientRegistry', () => {
     const compare = jest.spyOn(bcrypt, 'compare');
     expect(await r.authenticate('nobody', 'guess')).toBeUndefined();
     expect(compare).toHaveBeenCalledTimes(1);
-    expect((compare.mock.calls[0][1]).slice(0, 7)).toBe(model.slice(0, 7));
+    expect(compare.mock.calls[0][1].slice(0, 7)).toBe(model.slice(0, 7));
   });
 });

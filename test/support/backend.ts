@@ -5,7 +5,8 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+
+import { listen } from './listen';
 
 export interface Received {
   method: string;
@@ -41,7 +42,6 @@ export interface TestBackend {
 
 export async function startBackend(behaviour: Behaviour = { kind: 'echo' }): Promise<TestBackend> {
   const received: Received[] = [];
-  const sockets = new Set<Socket>();
   const state = { behaviour };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -58,14 +58,9 @@ export async function startBackend(behaviour: Behaviour = { kind: 'echo' }): Pro
       respond(state.behaviour, r, res);
     });
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const { url, port, close } = await listen(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     port,
     received,
     get behaviour() {
@@ -74,11 +69,7 @@ export async function startBackend(behaviour: Behaviour = { kind: 'echo' }): Pro
     set behaviour(b: Behaviour) {
       state.behaviour = b;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
 

@@ -1,7 +1,8 @@
 // A real node:http JWKS endpoint on 127.0.0.1:0 whose key set can be rotated.
 import type { JsonWebKey } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+
+import { listen } from './listen';
 
 export interface JwksServer {
   /** The `jwksUri` to configure. */
@@ -16,7 +17,6 @@ export interface JwksServer {
 export async function startJwksServer(initial: readonly JsonWebKey[]): Promise<JwksServer> {
   let keys = initial;
   let fetches = 0;
-  const sockets = new Set<Socket>();
   const server: Server = createServer((req, res) => {
     if (req.url !== '/.well-known/jwks.json') {
       res.writeHead(404).end();
@@ -26,12 +26,7 @@ export async function startJwksServer(initial: readonly JsonWebKey[]): Promise<J
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ keys }));
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const { port, close } = await listen(server);
   return {
     uri: `http://127.0.0.1:${port}/.well-known/jwks.json`,
     get fetches() {
@@ -40,10 +35,6 @@ export async function startJwksServer(initial: readonly JsonWebKey[]): Promise<J
     publish(next) {
       keys = next;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

@@ -7,10 +7,11 @@ import {
   createServer,
   type IncomingHttpHeaders,
   request,
-  type Server,
   type ServerResponse,
 } from 'node:http';
-import { type AddressInfo, connect, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
+
+import { listen } from './listen';
 
 export interface Reply {
   status: number;
@@ -75,33 +76,6 @@ export async function waitUntil(
     if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
     await new Promise<void>((resolve) => setTimeout(resolve, stepMs));
   }
-}
-
-interface Listening {
-  server: Server;
-  url: string;
-  port: number;
-  close(): Promise<void>;
-}
-
-async function listen(server: Server): Promise<Listening> {
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    server,
-    url: `http://127.0.0.1:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 /** A URL whose port refused connections when it was made (a server was opened and closed there). */
