@@ -67,17 +67,16 @@ export class Authenticator implements OnModuleDestroy {
     const req = context.switchToHttp().getRequest<GatewayRequest>();
     const bearer = /^bearer /i.test(req.headers.authorization ?? '');
     const useJwt = mode === 'jwt' || (mode === 'any' && bearer);
-    const useKey = mode === 'apiKey' || (mode === 'any' && !bearer);
     try {
       if (mode === 'any' && !bearer && req.headers[this.keys.header] === undefined) {
         throw new AuthFailure('missing', 'no credentials were sent');
       }
       let identity: Identity;
       if (useJwt) identity = await this.viaJwt(context, req);
-      else if (useKey) {
+      else {
         await this.apiKey.canActivate(context);
         identity = (req as GatewayRequest & { user?: Identity }).user as Identity;
-      } else throw new AuthFailure('missing', 'no credentials were sent');
+      }
       req.gateway.identity = identity;
       return identity;
     } catch (e) {

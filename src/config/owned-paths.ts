@@ -19,39 +19,22 @@ export function isOwnedPath(path: string): boolean {
 /** Whether a route pattern (literal, `:param`, final `*` segments) can match an owned path. */
 export function patternOverlapsOwnedPath(pattern: string): boolean {
   const segs = pattern.split('/').slice(1);
-  const fits = (i: number, lit: string): boolean | 'rest' => {
-    const s = segs[i];
-    if (s === undefined) return false;
-    if (s === '*') return 'rest';
-    return s === lit || s.startsWith(':');
+  /** How the pattern meets `want`'s segments: no, a `*` swallows the rest, or all matched. */
+  const meet = (want: readonly string[]): 'no' | 'rest' | 'all' => {
+    for (let i = 0; i < want.length; i++) {
+      const s = segs[i];
+      if (s === '*') return 'rest';
+      if (s === undefined || (s !== want[i] && !s.startsWith(':'))) return 'no';
+    }
+    return 'all';
   };
   for (const exact of OWNED_EXACT_PATHS) {
     const want = exact.split('/').slice(1);
-    let ok = true;
-    let i = 0;
-    for (; i < want.length; i++) {
-      const f = fits(i, want[i]);
-      if (f === 'rest') break;
-      if (!f) {
-        ok = false;
-        break;
-      }
-    }
-    if (ok && (i < want.length || segs.length === want.length || segs[want.length] === '*'))
+    const m = meet(want);
+    // An exact path: the pattern must end there, or go on only with a `*`.
+    if (m === 'rest' || (m === 'all' && (segs.length === want.length || segs[want.length] === '*')))
       return true;
   }
-  for (const prefix of OWNED_PREFIXES) {
-    const want = prefix.split('/').slice(1);
-    let ok = true;
-    for (let i = 0; i < want.length; i++) {
-      const f = fits(i, want[i]);
-      if (f === 'rest') break;
-      if (!f) {
-        ok = false;
-        break;
-      }
-    }
-    if (ok) return true;
-  }
-  return false;
+  // A prefix: anything under it counts, so meeting its segments is enough.
+  return OWNED_PREFIXES.some((prefix) => meet(prefix.split('/').slice(1)) !== 'no');
 }

@@ -1,25 +1,18 @@
-import { Counter, register } from 'prom-client';
+import { makeCounterProvider } from '@willsoto/nestjs-prometheus';
 
-function counter<L extends string>(
-  name: string,
-  help: string,
-  labelNames: readonly L[],
-): Counter<L> {
-  // One registry per process: a second app instance (tests, a reload) reuses the metric.
-  const existing = register.getSingleMetric(name) as Counter<L> | undefined;
-  return existing ?? new Counter({ name, help, labelNames, registers: [register] });
-}
+export const STORE_ERRORS = 'gateway_rate_limit_store_errors_total';
+export const VIOLATIONS = 'gateway_rate_limit_violations_total';
 
-export const storeErrors = () =>
-  counter(
-    'gateway_rate_limit_store_errors_total',
-    'Rate-limit checks that failed because the store was unreachable',
-    ['store'] as const,
-  );
-
-export const violations = () =>
-  counter(
-    'gateway_rate_limit_violations_total',
-    'Calls answered 429, by the rule that refused them',
-    ['tier', 'route'] as const,
-  );
+/** This module's two metrics, registered with prom-client's registry like the others. */
+export const rateLimitMetricProviders = [
+  makeCounterProvider({
+    name: STORE_ERRORS,
+    help: 'Rate-limit checks that failed because the store was unreachable',
+    labelNames: ['store'],
+  }),
+  makeCounterProvider({
+    name: VIOLATIONS,
+    help: 'Calls answered 429, by the rule that refused them',
+    labelNames: ['tier', 'route'],
+  }),
+];

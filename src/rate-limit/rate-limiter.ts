@@ -1,13 +1,15 @@
 import type { ServerResponse } from 'node:http';
 
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { Counter } from 'prom-client';
 
 import { GatewayException } from '../common/gateway.exception';
 import type { RequestContext } from '../common/request-context';
 import { GatewayConfig } from '../config/gateway-config';
 import { RedisConnection } from '../redis/redis-connection';
 import { MemoryWindowStorage } from './memory-window.storage';
-import { storeErrors, violations } from './rate-limit.metrics';
+import { STORE_ERRORS, VIOLATIONS } from './rate-limit.metrics';
 import { RedisWindowStorage } from './redis-window.storage';
 import type { WindowDecision, WindowRule } from './sliding-window';
 import { CurrentWindowStorage, type SlidingWindowStorage } from './sliding-window.storage';
@@ -33,12 +35,12 @@ export class RateLimiter implements OnModuleDestroy {
   readonly storage = new CurrentWindowStorage(() => this.store);
   private readonly redis: RedisWindowStorage | undefined;
   private outage = false;
-  private readonly errors = storeErrors();
-  private readonly refused = violations();
 
   constructor(
     private readonly config: GatewayConfig,
     connection: RedisConnection,
+    @InjectMetric(STORE_ERRORS) private readonly errors: Counter<string>,
+    @InjectMetric(VIOLATIONS) private readonly refused: Counter<string>,
   ) {
     this.redis = connection.client ? new RedisWindowStorage(connection.client) : undefined;
   }
