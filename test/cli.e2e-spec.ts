@@ -90,7 +90,7 @@ describe('CLI scripts (e2e)', () => {
 
     it('accepts config/ named on the command line, with the env set and no warnings', async () => {
       const env = {
-        JWT_SECRET: 'cli-jwt-secret-value-0a9b8c',
+        JWT_SECRET: 'cli-jwt-secret-value-0a9b8c-0123456789',
         CI_BOT_KEY: 'cli-bot-key-value-1d2e3f',
         ACME_SECRET: 'cli-acme-secret-value-4a5b6c',
       };

@@ -99,7 +99,7 @@ describe('CORS (e2e)', () => {
           '  maxAgeSeconds: 300',
           'auth:',
           '  jwt:',
-          '    secret: cors-spec-secret',
+          '    secret: cors-spec-secret-0123456789abcdef-xyz',
           'rateLimit:',
           '  enabled: false',
           '',

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { startBackend, type TestBackend } from './support/backend';
 import { startTestGateway, type TestGateway } from './support/test-gateway';
 
-const SECRET = 'log-test-jwt-secret';
+const SECRET = 'log-test-jwt-secret-0123456789abcdef';
 const API_KEY = 'log-test-api-key-value';
 const COOKIE = 'session=log-test-cookie-value';
 

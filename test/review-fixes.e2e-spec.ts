@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config/config-loader';
 import { startBackend, type TestBackend } from './support/backend';
 import { startTestGateway, type TestGateway, writeConfigDir } from './support/test-gateway';
 
-const SECRET = 'review-secret';
+const SECRET = 'review-secret-0123456789abcdef-xyz';
 
 describe('Review regressions (e2e)', () => {
   let backend: TestBackend;

@@ -9,7 +9,7 @@ import { GatewayConfig } from '../src/config/gateway-config';
 import { startBackend, type TestBackend } from './support/backend';
 import { startTestGateway, type TestGateway } from './support/test-gateway';
 
-const SECRET = 'cache-test-secret';
+const SECRET = 'cache-test-secret-0123456789abcdef';
 const gatewayYaml = (issuer: string) =>
   [
     'rateLimit: { enabled: false }',

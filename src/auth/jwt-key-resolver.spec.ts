@@ -14,7 +14,7 @@ import { GatewaySigningKeys } from '../oauth/signing-keys';
 import { AuthFailure } from './auth-failure';
 import { JwtKeyResolver } from './jwt-key-resolver';
 
-const SECRET = 'resolver-spec-secret';
+const SECRET = 'resolver-spec-secret-0123456789abcdef';
 const ELEVEN_MINUTES = 11 * 60_000;
 
 describe('JwtKeyResolver', () => {

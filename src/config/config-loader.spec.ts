@@ -73,6 +73,7 @@ describe('loadConfig', () => {
           keepAliveTimeoutMs: 65_000,
           maxHeaderSize: 16_384,
           maxUrlLength: 8192,
+          ambiguousPaths: 'keep',
         },
         auth: {
           jwt: {
@@ -80,6 +81,7 @@ describe('loadConfig', () => {
             secret: '',
             issuer: 'api-gateway',
             audience: 'api',
+            requireExp: true,
             clockToleranceSeconds: 0,
           },
           apiKeys: {
@@ -110,6 +112,8 @@ describe('loadConfig', () => {
             admin: { limit: 10_000, windowSeconds: 60 },
           },
           tokenEndpoint: { limit: 10, windowSeconds: 60 },
+          clientAuthFailures: { limit: 10, windowSeconds: 60 },
+          ipv6Prefix: 64,
         },
       });
       expect(s.services.map((x) => x.file)).toEqual([
@@ -154,13 +158,13 @@ describe('loadConfig', () => {
     it('substitutes the shipped variables from the environment', () => {
       const r = loadConfig(resolve(__dirname, '../../config'), {
         SERVICE1_URL: 'http://10.1.2.3:81',
-        JWT_SECRET: 'j',
+        JWT_SECRET: 'j'.repeat(32),
         CI_BOT_KEY: 'k',
         ACME_SECRET: 'a',
       });
       if (!r.ok) throw new Error(r.problems.join('\n'));
       expect(r.snapshot.services[0].settings.targets[0].url).toBe('http://10.1.2.3:81');
-      expect(r.snapshot.gateway.auth.jwt.secret).toBe('j');
+      expect(r.snapshot.gateway.auth.jwt.secret).toBe('j'.repeat(32));
       expect(r.snapshot.gateway.auth.apiKeys.keys[0].key).toBe('k');
       expect(r.snapshot.gateway.oauth.clients[0].clientSecret).toBe('a');
       expect(r.snapshot.warnings).toEqual([]);
@@ -681,7 +685,7 @@ describe('loadConfig', () => {
     it('has no warnings when every secret is set', () => {
       const s = snapshotOf(
         { 'gateway.yaml': gateway },
-        { JWT_SECRET: 'j', BOT_KEY: 'b', ACME_SECRET: 'c' },
+        { JWT_SECRET: 'j'.repeat(32), BOT_KEY: 'b', ACME_SECRET: 'c' },
       );
       expect(s.warnings).toEqual([]);
     });
@@ -697,7 +701,7 @@ describe('loadConfig', () => {
 
     it('warns that weights are ignored with round-robin', () => {
       const s = snapshotOf({
-        'gateway.yaml': 'auth:\n  jwt:\n    secret: j\n',
+        'gateway.yaml': `auth:\n  jwt:\n    secret: ${'j'.repeat(32)}\n`,
         'services/a.yaml':
           'name: a\ntargets:\n  - { url: "http://h1", weight: 3 }\nroutes:\n  - path: /a\n',
       });

@@ -63,6 +63,8 @@ const serverSchema = z
     keepAliveTimeoutMs: int(0).default(65_000),
     maxHeaderSize: size().default(16 * 1024),
     maxUrlLength: size().default(8 * 1024),
+    // reject: %2F, %5C or ; in a proxied path is 400, for backends that decode them.
+    ambiguousPaths: z.enum(['keep', 'reject']).default('keep'),
   })
   .prefault({});
 
@@ -112,11 +114,19 @@ const authSchema = z
           .array(z.enum(['HS256', 'RS256']))
           .min(1)
           .default(['HS256']),
-        secret: z.string().optional(),
+        // RFC 7518 §3.2: an HS256 key at least as long as the hash (32 bytes); empty keeps
+        // its meaning (a random per-process key).
+        secret: z
+          .string()
+          .refine((v) => v === '' || Buffer.byteLength(v, 'utf8') >= 32, {
+            message: 'must be at least 32 bytes (RFC 7518 §3.2), or empty for a random key',
+          })
+          .optional(),
         publicKeyFile: z.string().min(1).optional(),
         jwksUri: z.url({ protocol: /^https?$/ }).optional(),
         issuer: z.string().optional(),
         audience: z.string().optional(),
+        requireExp: bool().default(true),
         clockToleranceSeconds: int(0, 3600).default(0),
       })
       .prefault({}),
@@ -178,6 +188,12 @@ const rateLimitSchema = z
       })
       .prefault({}),
     tokenEndpoint: window.default({ limit: 10, windowSeconds: 60 }),
+    // Failed client authentications at /oauth/*, per client IP; limit 0 turns it off.
+    clientAuthFailures: z
+      .strictObject({ limit: int(0), windowSeconds: int(1, 86_400) })
+      .default({ limit: 10, windowSeconds: 60 }),
+    // Per-IP keys take the whole IPv4 address and this prefix of an IPv6 one.
+    ipv6Prefix: int(1, 128).default(64),
   })
   .prefault({});
 
