@@ -82,6 +82,74 @@ describe('prepareUpstreamHeaders', () => {
     expect(Object.keys(h).filter((k) => k.startsWith('x-user'))).toEqual(['x-username']);
   });
 
+  it('removes identity and override headers in any spelling, trusted peer or not', () => {
+    for (const peerTrusted of [false, true]) {
+      const h = upstream(
+        {
+          host: 'h',
+          x_user_id: 'admin',
+          x_user_roles: 'admin',
+          'x-user_scopes': 'all',
+          'x-original-url': '/admin',
+          x_original_url: '/admin',
+          'x-rewrite-url': '/admin',
+          'x-http-method-override': 'DELETE',
+          x_http_method_override: 'DELETE',
+          accept: '*/*',
+        },
+        facts({ peerTrusted }),
+      );
+      expect(Object.keys(h).sort()).toEqual([
+        'accept',
+        'host',
+        'x-forwarded-for',
+        'x-forwarded-host',
+        'x-forwarded-proto',
+        'x-request-id',
+      ]);
+    }
+  });
+
+  it('removes address headers from an untrusted peer, underscore spellings too', () => {
+    const h = upstream({
+      host: 'gw.example',
+      forwarded: 'for=1.2.3.4;host=evil',
+      'x-real-ip': '1.2.3.4',
+      x_real_ip: '1.2.3.4',
+      'x-forwarded-port': '443',
+      'x-forwarded-prefix': '/admin',
+      x_forwarded_host: 'evil.example',
+      x_forwarded_proto: 'https',
+      x_forwarded_for: '1.2.3.4',
+    });
+    expect(h).toEqual({
+      host: 'gw.example',
+      'x-forwarded-for': '203.0.113.9',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': 'gw.example',
+      'x-request-id': 'req-1',
+    });
+  });
+
+  it('keeps address headers from a trusted peer', () => {
+    const h = upstream(
+      {
+        host: 'h',
+        forwarded: 'for=1.2.3.4',
+        'x-real-ip': '1.2.3.4',
+        'x-forwarded-port': '443',
+        'x-forwarded-prefix': '/p',
+      },
+      facts({ peerTrusted: true }),
+    );
+    expect(h).toMatchObject({
+      forwarded: 'for=1.2.3.4',
+      'x-real-ip': '1.2.3.4',
+      'x-forwarded-port': '443',
+      'x-forwarded-prefix': '/p',
+    });
+  });
+
   it('sets X-Forwarded-For to the peer when the client sent none', () => {
     expect(upstream({ host: 'h' })['x-forwarded-for']).toBe('203.0.113.9');
   });

@@ -34,6 +34,37 @@ function dropHopByHop(h: IncomingHttpHeaders): void {
   for (const n of HOP_BY_HOP) if (h[n] !== undefined) delete h[n];
 }
 
+/** Never taken from a client: backends read them as identity or as the real method / path. */
+const NEVER_FROM_CLIENT = new Set(['x-original-url', 'x-rewrite-url', 'x-http-method-override']);
+/** Taken only from a peer inside `trustProxy`: they say who the client is and how it came. */
+const ONLY_FROM_TRUSTED = new Set([
+  'forwarded',
+  'x-real-ip',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+]);
+
+/**
+ * One pass over the names (Node lower-cases them; `_` stays, and many backend frameworks
+ * fold it into `-`, so `x_user_id` would arrive as X-User-Id): drops what a client may not
+ * set. From an untrusted peer an underscore spelling of any X-Forwarded-* is dropped too,
+ * since the gateway's own hyphenated values are what the backend must read.
+ */
+function dropClientOnly(h: IncomingHttpHeaders, trusted: boolean): void {
+  for (const k in h) {
+    const c = k.charCodeAt(0);
+    if (c !== 120 && c !== 102) continue; // only names starting with x or f can match
+    const underscored = k.includes('_');
+    const n = underscored ? k.replace(/_/g, '-') : k;
+    if (n.startsWith('x-user-') || NEVER_FROM_CLIENT.has(n)) delete h[k];
+    else if (
+      !trusted &&
+      (ONLY_FROM_TRUSTED.has(n) || (underscored && n.startsWith('x-forwarded-')))
+    )
+      delete h[k];
+  }
+}
+
 export interface ForwardingFacts {
   readonly peer: string;
   readonly peerTrusted: boolean;
@@ -55,7 +86,7 @@ export function prepareUpstreamHeaders(h: IncomingHttpHeaders, f: ForwardingFact
   // The body is re-framed by Node for the upstream hop; keep saying it is chunked so a
   // GET or DELETE with a body cannot be sent unframed.
   if (chunked) h['transfer-encoding'] = 'chunked';
-  for (const k in h) if (k.charCodeAt(0) === 120 && k.startsWith('x-user-')) delete h[k];
+  dropClientOnly(h, f.peerTrusted);
   const xff = h['x-forwarded-for'];
   const prior = Array.isArray(xff) ? xff.join(', ') : xff;
   h['x-forwarded-for'] = prior ? `${prior}, ${f.peer}` : f.peer;
