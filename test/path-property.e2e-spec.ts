@@ -85,9 +85,11 @@ type Expected =
 
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 
-/** The contract's normalisation, or why the path is a 400. */
-function normalise(path: string): string | 'bad-request' {
-  if (/[^\x21-\x7e]/.test(path)) return 'bad-request';
+const BAD_REQUEST = Symbol('bad-request');
+
+/** The contract's normalisation, or BAD_REQUEST when the path is a 400. */
+function normalise(path: string): string | typeof BAD_REQUEST {
+  if (/[^\x21-\x7e]/.test(path)) return BAD_REQUEST;
   let decoded = '';
   for (let i = 0; i < path.length; i++) {
     if (path[i] !== '%') {
@@ -95,9 +97,9 @@ function normalise(path: string): string | 'bad-request' {
       continue;
     }
     const hex = path.slice(i + 1, i + 3);
-    if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return 'bad-request';
+    if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return BAD_REQUEST;
     const byte = parseInt(hex, 16);
-    if (byte < 0x20 || byte === 0x7f) return 'bad-request';
+    if (byte < 0x20 || byte === 0x7f) return BAD_REQUEST;
     const c = String.fromCharCode(byte);
     decoded += UNRESERVED.test(c) ? c : `%${hex.toUpperCase()}`;
     i += 2;
@@ -120,7 +122,7 @@ function expected(target: string): Expected {
   const path = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? '' : target.slice(q);
   const n = normalise(path);
-  if (n === 'bad-request') return { kind: 'bad-request' };
+  if (n === BAD_REQUEST) return { kind: 'bad-request' };
   if (n !== PREFIX && !n.startsWith(`${PREFIX}/`)) return { kind: 'no-route' };
   const rest = n.slice(PREFIX.length);
   const admin = rest === '/admin' || rest.startsWith('/admin/');

@@ -4,7 +4,7 @@
 import jwt from 'jsonwebtoken';
 
 import { startBackend, type TestBackend } from './support/backend';
-import { type RawResponse, rawRequest, rawSocket } from './support/raw-http';
+import { rawRequest, type RawResponse, rawSocket } from './support/raw-http';
 import { startTestGateway, type TestGateway } from './support/test-gateway';
 
 const SECRET = 'sec-paths-secret-0123456789abcdef-xyz';
@@ -158,6 +158,21 @@ describe('Security: path characters', () => {
       const res = await send(path);
       expect(res.status).toBe(200);
       expect(backend.received.map((r) => r.url)).toEqual([upstream]);
+    });
+
+    it('sets the path also for a call with Expect: 100-continue', async () => {
+      // http-proxy renders such a request's head at once and skips its proxyReq event.
+      const res = await rawRequest({
+        port: gw.port,
+        method: 'POST',
+        path: '/api/service1/http:/x?y=1',
+        headers: { Expect: '100-continue', 'Content-Type': 'text/plain' },
+        body: 'hello',
+      });
+      expect(res.status).toBe(200);
+      expect(backend.received.map((r) => [r.url, r.body.toString()])).toEqual([
+        ['/api/http:/x?y=1', 'hello'],
+      ]);
     });
 
     it("refuses raw UTF-8 bytes (Node's parser does), forwarding nothing", async () => {
