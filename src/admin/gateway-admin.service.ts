@@ -75,11 +75,11 @@ export class GatewayAdminService {
   }
 
   explain(method: string, path: string): Explanation {
-    const table = this.routes.current.table;
+    const state = this.routes.current;
+    const table = state.table;
     const m = method.toUpperCase();
-    // As the entry does: the query string plays no part in routing.
-    const q = path.indexOf('?');
-    const found = resolveRoute(table, m, q === -1 ? path : path.slice(0, q));
+    // The whole target, as the entry passes it: a `#` or `\` in the query is a 400 there too.
+    const found = resolveRoute(table, m, path, state.server);
     const normalised = found.kind === 'own' ? undefined : found.path;
     const selected = found.kind === 'matched' ? found.match.route : undefined;
     const candidates = (normalised === undefined ? [] : table.candidates(normalised)).map((c) => {

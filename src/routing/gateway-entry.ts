@@ -118,7 +118,7 @@ export class GatewayEntry {
   ): void {
     const server = state.server;
     const q = url.indexOf('?');
-    const found = resolveRoute(state.table, req.method ?? 'GET', q === -1 ? url : url.slice(0, q));
+    const found = resolveRoute(state.table, req.method ?? 'GET', url, server);
     switch (found.kind) {
       case 'own':
         ctx.ownEndpoint = true;

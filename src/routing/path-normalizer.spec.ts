@@ -1,4 +1,4 @@
-import { normalizePath } from './path-normalizer';
+import { CONTROL_CHARACTER, INVALID_ENCODING, normalizePath } from './path-normalizer';
 
 describe('normalizePath', () => {
   describe('fast path', () => {
@@ -94,12 +94,27 @@ describe('normalizePath', () => {
     it.each(['/a%zz', '/a%4', '/a%', '/%4g/b', '/%%41', '/ok/%2e/%g0'])(
       'rejects the invalid escape in %s',
       (raw) => {
-        expect(normalizePath(raw)).toBeUndefined();
+        expect(normalizePath(raw)).toBe(INVALID_ENCODING);
       },
     );
+
+    it.each(['/a%00', '/%0a/b', '/%0D', '/a%1F', '/a%7f', '/a%7F/%41'])(
+      'refuses the encoded control character in %s',
+      (raw) => {
+        expect(normalizePath(raw)).toBe(CONTROL_CHARACTER);
+      },
+    );
+
+    it.each([
+      ['/a%5cb', '/a%5Cb'],
+      ['/%80', '/%80'],
+      ['/a%20b', '/a%20b'],
+    ])('keeps %s (not a control character) encoded as %s', (raw, expected) => {
+      expect(normalizePath(raw)).toBe(expected);
+    });
   });
 
   it.each(['', '*', 'a/b'])('rejects %j, which does not start with /', (raw) => {
-    expect(normalizePath(raw)).toBeUndefined();
+    expect(normalizePath(raw)).toBe(INVALID_ENCODING);
   });
 });

@@ -1,21 +1,50 @@
 // Request paths are normalised before route matching so that `/api/a/../b`, `/api//b` and
-// `/api/%62` cannot reach a route (or skip one) that the plain spelling would not.
+// `/api/%62` cannot reach a route (or skip one) that the plain spelling would not. The same
+// file holds the characters a request target may not carry at all: whatever the route table
+// matched must mean the same to every URL parser behind the gateway.
 
 const SLASH = 0x2f;
 const DOT = 0x2e;
 const PERCENT = 0x25;
 const HEX_DIGITS = '0123456789ABCDEF';
 
+/** Why a path is refused with 400; `message` is the error body's, naming no client value. */
+export interface PathRefusal {
+  readonly message: string;
+}
+
+export const INVALID_ENCODING: PathRefusal = { message: 'invalid percent-encoding in path' };
+export const CONTROL_CHARACTER: PathRefusal = { message: 'encoded control character in path' };
+
 /**
  * Normalises the path part of a request target (starting with `/`, no query string).
- * Returns `undefined` when the percent-encoding is invalid or the path does not start with `/`.
+ * Refuses invalid percent-encoding, a path that does not start with `/`, and an encoded
+ * control character (`%00`-`%1F`, `%7F`): backends that decode them read NUL or CR/LF where
+ * the gateway saw data.
  */
-export function normalizePath(raw: string): string | undefined {
-  if (raw.charCodeAt(0) !== SLASH) return undefined;
+export function normalizePath(raw: string): string | PathRefusal {
+  if (raw.charCodeAt(0) !== SLASH) return INVALID_ENCODING;
   // Every request comes through here and almost none need work: return the same string.
   if (!needsNormalising(raw)) return raw;
   const decoded = decodeUnreserved(raw);
-  return decoded === undefined ? undefined : resolveSegments(decoded);
+  return typeof decoded === 'string' ? resolveSegments(decoded) : decoded;
+}
+
+/**
+ * A raw `\` or `#` anywhere in the request target. Node's legacy URL parser (which
+ * http-proxy and Express use) reads `\` as `/` and drops a fragment, while the route table
+ * reads neither: a call would be matched as one path and forwarded as another.
+ */
+export function hasForbiddenCharacter(target: string): boolean {
+  return target.includes('\\') || target.includes('#');
+}
+
+/**
+ * `%2F`, `%5C` or `;` in a normalised path (its escapes are upper-cased): characters some
+ * backends decode into separators or strip as matrix parameters.
+ */
+export function isAmbiguousPath(normalised: string): boolean {
+  return normalised.includes('%2F') || normalised.includes('%5C') || normalised.includes(';');
 }
 
 function needsNormalising(path: string): boolean {
@@ -41,14 +70,15 @@ function isSegmentEnd(path: string, i: number): boolean {
  * Decodes escapes of unreserved characters (RFC 3986 §2.3), which mean the same encoded or not;
  * every other escape stays encoded, upper-cased, so `%2F` remains data inside its segment.
  */
-function decodeUnreserved(path: string): string | undefined {
+function decodeUnreserved(path: string): string | PathRefusal {
   let out = '';
   let copied = 0;
   for (let i = path.indexOf('%'); i !== -1; i = path.indexOf('%', i + 3)) {
     const high = hexValue(path.charCodeAt(i + 1));
     const low = hexValue(path.charCodeAt(i + 2));
-    if (high < 0 || low < 0) return undefined;
+    if (high < 0 || low < 0) return INVALID_ENCODING;
     const byte = high * 16 + low;
+    if (byte < 0x20 || byte === 0x7f) return CONTROL_CHARACTER;
     out += path.slice(copied, i);
     out += isUnreserved(byte)
       ? String.fromCharCode(byte)

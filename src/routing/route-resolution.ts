@@ -1,9 +1,16 @@
 import { isOwnedPath } from '../config/owned-paths';
 import type { GatewayRoute, GatewayRouteMatch } from './gateway-routes';
-import { normalizePath } from './path-normalizer';
+import { hasForbiddenCharacter, isAmbiguousPath, normalizePath } from './path-normalizer';
 import type { CompiledRoute, RouteTable } from './route-table';
 
-/** What routing decides for a method and a path as sent (no query string). */
+/** The server settings routing reads (`server.ambiguousPaths`). */
+export interface PathRules {
+  readonly ambiguousPaths: 'keep' | 'reject';
+}
+
+const KEEP: PathRules = { ambiguousPaths: 'keep' };
+
+/** What routing decides for a method and a request target as sent. */
 export type Resolution =
   | { readonly kind: 'own' }
   | { readonly kind: 'matched'; readonly match: GatewayRouteMatch; readonly path: string }
@@ -23,15 +30,18 @@ export type Resolution =
 
 /**
  * The one routing decision, shared by the entry (every call) and routes/explain: own
- * endpoints, normalisation (400), the route table (404 / 405), and the traversal rule (a
- * path whose as-sent form matched a route its normalised form no longer matches is 404).
+ * endpoints, the path characters and normalisation (400), the route table (404 / 405), and
+ * the traversal rule (a path whose as-sent form matched a route its normalised form no
+ * longer matches is 404). `target` is the request target as sent, query string included.
  */
 export function resolveRoute(
   table: RouteTable<GatewayRoute>,
   method: string,
   target: string,
+  rules: PathRules = KEEP,
 ): Resolution {
-  let raw = target;
+  const q = target.indexOf('?');
+  let raw = q === -1 ? target : target.slice(0, q);
   if (raw.charCodeAt(0) !== 47) {
     const absolute = absolutePath(raw);
     if (absolute === undefined)
@@ -39,10 +49,12 @@ export function resolveRoute(
     raw = absolute;
   }
   if (isOwnedPath(raw)) return { kind: 'own' };
-  const path = normalizePath(raw);
-  if (path === undefined) {
-    return { kind: 'error', status: 400, message: 'invalid percent-encoding in path' };
+  // Anywhere in the target, the query and an absolute form's authority included.
+  if (hasForbiddenCharacter(target)) {
+    return { kind: 'error', status: 400, message: 'invalid character in request target' };
   }
+  const path = normalizePath(raw);
+  if (typeof path !== 'string') return { kind: 'error', status: 400, message: path.message };
   // A path that only reaches an own endpoint once normalised is disguised: refuse it.
   if (path !== raw && isOwnedPath(path))
     return { kind: 'error', status: 404, message: 'no route', path };
@@ -53,6 +65,9 @@ export function resolveRoute(
     if (asSent && !table.matchesPattern(asSent.route, path)) {
       return { kind: 'error', status: 404, message: 'no route', path };
     }
+  }
+  if (rules.ambiguousPaths === 'reject' && isAmbiguousPath(path)) {
+    return { kind: 'error', status: 400, message: 'ambiguous path', path };
   }
   const found = table.lookup(method, path);
   if (found.kind === 'not-found') return { kind: 'error', status: 404, message: 'no route', path };

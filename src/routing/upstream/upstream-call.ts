@@ -60,6 +60,11 @@ export class UpstreamCall {
 
   onDispatch(proxyReq: ClientRequest): void {
     this.proxyReq = proxyReq;
+    // http-proxy built the path by re-parsing req.url with the legacy URL parser and joining
+    // it to the target's path, collapsing `//` and turning a segment `http:` into `http://`.
+    // The backend must get exactly the path the route table matched (ProxyController set
+    // req.url to it, rewritten, plus the query), so it is set here, byte for byte.
+    proxyReq.path = this.options.target.basePath + (this.req.url ?? '/');
     if (this.timedOut) {
       proxyReq.destroy();
       return;

@@ -22,6 +22,8 @@ function callOf(req: IncomingMessage): UpstreamCall | undefined {
 }
 
 // One set of http-proxy listeners shared by every target; the call rides on the request.
+// `proxyReq` fires before the request line is written, so UpstreamCall.onDispatch can still
+// set the path http-proxy computed (url.parse + urlJoin) back to the gateway's own.
 const events: Plugin = (proxyServer) => {
   proxyServer.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) =>
     callOf(req)?.onDispatch(proxyReq),
@@ -39,6 +41,8 @@ const events: Plugin = (proxyServer) => {
 export class UpstreamTarget {
   /** `host:port`, the label in logs, metrics and the admin API. */
   readonly label: string;
+  /** The URL's path without its final slash ('' for `/`): what every upstream path follows. */
+  readonly basePath: string;
   readonly agent: HttpAgent;
   readonly proxy: RequestHandler<IncomingMessage, ServerResponse>;
   readonly health: TargetHealth;
@@ -50,6 +54,7 @@ export class UpstreamTarget {
     const u = new URL(url);
     const https = u.protocol === 'https:';
     this.label = `${u.hostname}:${u.port || (https ? '443' : '80')}`;
+    this.basePath = u.pathname.replace(/\/+$/, '');
     this.health = new TargetHealth(undefined);
     const agentOptions = {
       keepAlive: true,
