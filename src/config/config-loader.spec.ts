@@ -234,7 +234,9 @@ describe('loadConfig', () => {
 
     it('accepts redis as the rate-limit store when REDIS_URL is set', () => {
       const s = snapshotOf(
-        { 'gateway.yaml': 'rateLimit:\n  store: redis\n' },
+        {
+          'gateway.yaml': `auth:\n  jwt:\n    secret: ${'s'.repeat(32)}\nrateLimit:\n  store: redis\n`,
+        },
         { REDIS_URL: 'redis://127.0.0.1:6390' },
       );
       expect(s.gateway.rateLimit.store).toBe('redis');
