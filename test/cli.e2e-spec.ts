@@ -107,6 +107,15 @@ describe('CLI scripts (e2e)', () => {
       for (const secret of Object.values(env)) expect(r.stdout).not.toContain(secret);
     });
 
+    it('refuses the shipped config/ with JWT_SECRET=x (HS256 needs 32 bytes), not echoing it', async () => {
+      const r = await run(CONFIG_CHECK, [], { env: { JWT_SECRET: 'x' } });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(lines(r.stderr)).toEqual([
+        'gateway.yaml: auth.jwt.secret: must be at least 32 bytes (RFC 7518 §3.2), or empty for a random key',
+      ]);
+    });
+
     it('refuses a broken folder: exit 1, one line per problem on stderr, no value echoed', async () => {
       const dir = folder({
         gateway: [

@@ -9,6 +9,7 @@ import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { RevocationStore } from '../oauth/revocation.store';
 import { ApiKeyStrategy } from './api-key.strategy';
 import { AuthFailure } from './auth-failure';
+import { type BearerCredentials, parseBearer, rememberToken } from './bearer-token';
 import type { Identity } from './identity';
 import { assertCurrent } from './token-checks';
 import { VerifiedTokenCache } from './verified-token-cache';
@@ -65,14 +66,15 @@ export class Authenticator implements OnModuleDestroy {
 
   async authenticate(context: ExecutionContext, mode: AuthMode): Promise<Identity> {
     const req = context.switchToHttp().getRequest<GatewayRequest>();
-    const bearer = /^bearer /i.test(req.headers.authorization ?? '');
+    const credentials = parseBearer(req.headers.authorization);
+    const bearer = credentials.kind !== 'none';
     const useJwt = mode === 'jwt' || (mode === 'any' && bearer);
     try {
       if (mode === 'any' && !bearer && req.headers[this.keys.header] === undefined) {
         throw new AuthFailure('missing', 'no credentials were sent');
       }
       let identity: Identity;
-      if (useJwt) identity = await this.viaJwt(context, req);
+      if (useJwt) identity = await this.viaJwt(context, req, credentials);
       else {
         await this.apiKey.canActivate(context);
         identity = (req as GatewayRequest & { user?: Identity }).user as Identity;
@@ -102,10 +104,18 @@ export class Authenticator implements OnModuleDestroy {
    * passport's JWT strategy, once per token per minute at most: a token it verified is
    * taken from the cache, and only what can change between calls is checked again.
    */
-  private async viaJwt(context: ExecutionContext, req: GatewayRequest): Promise<Identity> {
-    const token = (req.headers.authorization ?? '').slice(7).trim();
+  private async viaJwt(
+    context: ExecutionContext,
+    req: GatewayRequest,
+    credentials: BearerCredentials,
+  ): Promise<Identity> {
+    if (credentials.kind === 'none') throw new AuthFailure('missing', 'no token was sent');
+    if (credentials.kind === 'malformed') {
+      throw new AuthFailure('invalid_token', 'the Authorization header is malformed');
+    }
+    const token = credentials.token;
     const now = Date.now();
-    const cached = token === '' ? undefined : this.verified.get(token, now);
+    const cached = this.verified.get(token, now);
     if (cached) {
       const times = cached.token ?? {};
       assertCurrent(times, this.config.current.gateway.auth.jwt.clockToleranceSeconds, now / 1000);
@@ -117,6 +127,8 @@ export class Authenticator implements OnModuleDestroy {
       }
       return cached;
     }
+    // passport-jwt's extractor returns exactly this string (see JwtStrategy).
+    rememberToken(req, token);
     await this.jwt.canActivate(context);
     const identity = (req as GatewayRequest & { user?: Identity }).user as Identity;
     this.verified.set(token, identity, now);

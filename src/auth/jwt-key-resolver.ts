@@ -49,6 +49,10 @@ export class JwtKeyResolver implements OnModuleDestroy {
       throw new AuthFailure('invalid_token', 'the token is malformed');
     }
     const { alg, kid } = decoded.header;
+    // RFC 7515 §4.1.11: the gateway understands no extension, so any `crit` is refused.
+    if ('crit' in decoded.header) {
+      throw new AuthFailure('invalid_token', 'the token header has crit extensions');
+    }
     const own = this.signing.current;
     const k = this.keys;
     if (alg === 'HS256' && (k.algorithms.has('HS256') || own.algorithm === 'HS256')) {
@@ -62,6 +66,12 @@ export class JwtKeyResolver implements OnModuleDestroy {
       }
     }
     throw new AuthFailure('invalid_token', 'the token algorithm is not accepted');
+  }
+
+  /** Whether a key returned by resolve() is the gateway's own (tokens from /oauth/token). */
+  isOwn(key: KeyObject): boolean {
+    const own = this.signing.current;
+    return key === own.hmac || (own.publicKey !== undefined && key === own.publicKey);
   }
 
   onModuleDestroy(): void {

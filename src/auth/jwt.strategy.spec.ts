@@ -1,5 +1,6 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -13,6 +14,7 @@ import { RevocationStore } from '../oauth/revocation.store';
 import { GatewaySigningKeys, type SigningKeySet } from '../oauth/signing-keys';
 import { RedisConnection } from '../redis/redis-connection';
 import { AuthFailure } from './auth-failure';
+import { rememberToken } from './bearer-token';
 import type { Identity } from './identity';
 import { JwtStrategy } from './jwt.strategy';
 import { JwtKeyResolver } from './jwt-key-resolver';
@@ -47,7 +49,10 @@ function run(strategy: JwtStrategy, token: string): Promise<Outcome> {
     s.success = (user) => resolve({ kind: 'success', user: user as Identity });
     s.fail = (info) => resolve({ kind: 'fail', info });
     s.error = (err) => resolve({ kind: 'error', err });
-    s.authenticate({ headers: { authorization: `Bearer ${token}` } });
+    // Authenticator hands passport the token it parsed; the extractor reads only that.
+    const req = { headers: { authorization: `Bearer ${token}` } } as unknown as IncomingMessage;
+    rememberToken(req, token);
+    s.authenticate(req);
   });
 }
 

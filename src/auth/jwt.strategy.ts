@@ -3,11 +3,12 @@ import type { IncomingMessage } from 'node:http';
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { JwtPayload } from 'jsonwebtoken';
-import { ExtractJwt, Strategy, type StrategyOptionsWithoutRequest } from 'passport-jwt';
+import { Strategy, type StrategyOptionsWithRequest } from 'passport-jwt';
 
 import { GatewayConfig } from '../config/gateway-config';
 import { RevocationStore } from '../oauth/revocation.store';
 import { AuthFailure } from './auth-failure';
+import { tokenOf } from './bearer-token';
 import type { Identity } from './identity';
 import { JwtKeyResolver } from './jwt-key-resolver';
 import { assertCurrent, type TokenTimes } from './token-checks';
@@ -17,6 +18,9 @@ import { assertCurrent, type TokenTimes } from './token-checks';
  * snapshot; the time and audience checks read the current snapshot too, so a reload of
  * `auth.jwt` takes effect without re-creating the strategy.
  */
+/** Whether the request's token verified with the gateway's own signing key. */
+const ownKeyed = new WeakMap<IncomingMessage, boolean>();
+
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   constructor(
@@ -24,8 +28,10 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     private readonly config: GatewayConfig,
     private readonly revocations: RevocationStore,
   ) {
-    const options: StrategyOptionsWithoutRequest = {
-      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+    const options: StrategyOptionsWithRequest = {
+      // The token Authenticator parsed and keys its cache by: one parse, one string.
+      jwtFromRequest: (req) => tokenOf(req as IncomingMessage),
+      passReqToCallback: true,
       secretOrKeyProvider: (
         _req: IncomingMessage,
         raw: string,
@@ -33,7 +39,10 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       ) => {
         keys.resolve(raw).then(
           // A KeyObject: jsonwebtoken takes it where the types say string (no re-parse).
-          (key) => done(null, key as unknown as string),
+          (key) => {
+            ownKeyed.set(_req, keys.isOwn(key));
+            done(null, key as unknown as string);
+          },
           (err: unknown) => done(err),
         );
       },
@@ -44,7 +53,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     super(options);
   }
 
-  async validate(payload: JwtPayload): Promise<Identity> {
+  async validate(req: IncomingMessage, payload: JwtPayload): Promise<Identity> {
     const j = this.config.current.gateway.auth.jwt;
     const now = Date.now() / 1000;
     const tolerance = j.clockToleranceSeconds;
@@ -54,6 +63,18 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     }
     if (payload.nbf !== undefined && typeof payload.nbf !== 'number') {
       throw new AuthFailure('invalid_token', 'the token nbf claim is not a number');
+    }
+    if (payload.exp === undefined && j.requireExp) {
+      throw new AuthFailure('invalid_token', 'the token has no exp claim');
+    }
+    // A token signed with the gateway's own key for a client_id no longer in oauth.clients:
+    // removing the client from the config ends its tokens (checked again after each reload,
+    // which clears the verified-token cache).
+    if (ownKeyed.get(req) === true && typeof payload.client_id === 'string') {
+      const clients = this.config.current.gateway.oauth.clients;
+      if (!clients.some((c) => c.clientId === payload.client_id)) {
+        throw new AuthFailure('invalid_token', 'the token was issued to a client that is gone');
+      }
     }
     const gatewayIssued = typeof payload.jti === 'string' && typeof payload.client_id === 'string';
     const times: TokenTimes = {

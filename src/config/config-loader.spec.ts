@@ -234,7 +234,9 @@ describe('loadConfig', () => {
 
     it('accepts redis as the rate-limit store when REDIS_URL is set', () => {
       const s = snapshotOf(
-        { 'gateway.yaml': 'rateLimit:\n  store: redis\n' },
+        {
+          'gateway.yaml': `auth:\n  jwt:\n    secret: ${'s'.repeat(32)}\nrateLimit:\n  store: redis\n`,
+        },
         { REDIS_URL: 'redis://127.0.0.1:6390' },
       );
       expect(s.gateway.rateLimit.store).toBe('redis');
@@ -680,6 +682,31 @@ describe('loadConfig', () => {
           'gateway.yaml: oauth.clients[0].clientSecret: empty; skipped',
         ].sort(),
       );
+    });
+
+    it('refuses an empty HS256 secret while REDIS_URL is set', () => {
+      expect(
+        problemsOf({ 'gateway.yaml': gateway }, { REDIS_URL: 'redis://127.0.0.1:6379' }),
+      ).toContain(
+        "gateway.yaml: auth.jwt.secret: empty while REDIS_URL is set: instances would not accept each other's tokens",
+      );
+    });
+
+    it('warns about a jwksUri on plain http to a non-loopback host only', () => {
+      const yaml = (uri: string) => `auth:\n  jwt:\n    algorithms: [RS256]\n    jwksUri: ${uri}\n`;
+      expect(snapshotOf({ 'gateway.yaml': yaml('http://keys.example.com/jwks') }).warnings).toEqual(
+        [
+          'gateway.yaml: auth.jwt.jwksUri: plain http to a non-loopback host; keys can be tampered with in transit',
+        ],
+      );
+      for (const ok of [
+        'https://keys.example.com/jwks',
+        'http://127.0.0.1:9/j',
+        'http://[::1]:9/j',
+        'http://localhost/j',
+      ]) {
+        expect(snapshotOf({ 'gateway.yaml': yaml(ok) }).warnings).toEqual([]);
+      }
     });
 
     it('has no warnings when every secret is set', () => {

@@ -200,6 +200,18 @@ function checkGateway(
   if (jwt.publicKeyFile && jwt.jwksUri) {
     at('auth.jwt.jwksUri', 'give publicKeyFile or jwksUri, not both');
   }
+  // Every process would mint and accept its own tokens. (GATEWAY_WORKERS > 1 joins this rule.)
+  if (jwt.algorithms.includes('HS256') && !jwt.secret && redisUrl) {
+    at(
+      'auth.jwt.secret',
+      "empty while REDIS_URL is set: instances would not accept each other's tokens",
+    );
+  }
+  if (jwt.jwksUri && isPlainRemote(jwt.jwksUri)) {
+    warnings.push(
+      `${GATEWAY_FILE}: auth.jwt.jwksUri: plain http to a non-loopback host; keys can be tampered with in transit`,
+    );
+  }
   if (jwt.algorithms.includes('HS256') && !jwt.secret) {
     warnings.push(
       `${GATEWAY_FILE}: auth.jwt.secret: empty; HS256 uses a random per-process key (tokens will not survive a restart or work across instances)`,
@@ -235,6 +247,14 @@ function checkGateway(
   if (g.cors?.credentials && g.cors.origins.includes('*')) {
     at('cors.origins', '"*" cannot be used with credentials: true');
   }
+}
+
+/** An http: URL whose host is not loopback (127.0.0.0/8, ::1, localhost). */
+function isPlainRemote(uri: string): boolean {
+  const u = new URL(uri);
+  if (u.protocol !== 'http:') return false;
+  const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return !(host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host));
 }
 
 function checkKeyFile(

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 import { Injectable } from '@nestjs/common';
 
+import { GatewayConfig } from '../config/gateway-config';
 import { AuditLog } from '../logging/audit-log';
 import { formFields, presentedClient } from './client-credentials';
 import { ClientRegistry, type OAuthClient } from './client-registry';
@@ -38,6 +39,7 @@ export class OAuthService {
     private readonly tokens: TokenService,
     private readonly revocations: RevocationStore,
     private readonly audit: AuditLog,
+    private readonly config: GatewayConfig,
   ) {}
 
   async token(c: CallerFacts): Promise<IssuedToken> {
@@ -82,6 +84,10 @@ export class OAuthService {
     if (form.token === undefined) throw invalidRequest('token is required');
     const claims = this.tokens.verifyOwn(form.token);
     if (!claims || (await this.revocations.isRevoked(claims.jti))) return { active: false };
+    // A token of a client removed from oauth.clients is refused everywhere, so not active.
+    if (!this.config.current.gateway.oauth.clients.some((k) => k.clientId === claims.client_id)) {
+      return { active: false };
+    }
     return {
       active: true,
       scope: claims.scope,
