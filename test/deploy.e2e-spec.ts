@@ -655,7 +655,9 @@ describe('Deployment artefacts (e2e)', () => {
         }
         const env: Record<string, string> = {};
         for (const e of container.env ?? []) {
-          env[e.name] = e.value ?? (e.valueFrom?.secretKeyRef ? 'placeholder-secret-value-0123456789abcdef' : '');
+          env[e.name] =
+            e.value ??
+            (e.valueFrom?.secretKeyRef ? 'placeholder-secret-value-0123456789abcdef' : '');
         }
         const loaded = loadConfig(dir, env);
         if (!loaded.ok)
