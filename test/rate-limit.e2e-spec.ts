@@ -530,6 +530,26 @@ describe('Rate limits, memory store (e2e)', () => {
         await gw.close();
       }
     });
+    it('keys IPv6 clients by their /64 (rateLimit.ipv6Prefix), IPv4 ones by the whole address', async () => {
+      const gw = await startTestGateway({
+        gateway: gatewayYaml(RATE_LIMIT, ['server:', '  trustProxy: [127.0.0.1/32]']),
+        services: { api: apiService(backend.url) },
+      });
+      try {
+        // Five addresses of one /64 share the public tier's five calls.
+        const rs: Reply[] = [];
+        for (let i = 1; i <= 6; i++) {
+          rs.push(await call(gw, '/api/open/x', { 'X-Forwarded-For': `2001:db8:1:2::${i}` }));
+        }
+        expect(statuses(rs)).toEqual([200, 200, 200, 200, 200, 429]);
+        // The next /64 is another client.
+        const other = await call(gw, '/api/open/x', { 'X-Forwarded-For': '2001:db8:1:3::1' });
+        expect(other.status).toBe(200);
+        expect(other.headers['x-ratelimit-remaining']).toBe('4');
+      } finally {
+        await gw.close();
+      }
+    });
   });
 
   describe('rateLimit.enabled: false', () => {

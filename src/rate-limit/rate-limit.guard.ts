@@ -11,6 +11,7 @@ import {
   ThrottlerStorage,
 } from '@nestjs/throttler';
 
+import { ipKey } from '../common/ip-key';
 import type { GatewayRequest } from '../common/request-context';
 import { type AppliedRule, RateLimiter } from './rate-limiter';
 
@@ -49,8 +50,15 @@ export class RateLimitGuard extends ThrottlerGuard {
   protected override getTracker(req: Record<string, unknown>): Promise<string> {
     const ctx = (req as unknown as GatewayRequest).gateway;
     return Promise.resolve(
-      ctx.identity ? `${ctx.identity.method}:${ctx.identity.subject}` : `ip:${ctx.clientIp}`,
+      ctx.identity
+        ? `${ctx.identity.method}:${ctx.identity.subject}`
+        : this.ipTracker(ctx.clientIp),
     );
+  }
+
+  /** Per-IP trackers take the whole IPv4 address and the IPv6 prefix (rateLimit.ipv6Prefix). */
+  private ipTracker(ip: string): string {
+    return `ip:${ipKey(ip, this.limiter.settings.ipv6Prefix)}`;
   }
 
   protected override generateKey(
@@ -73,7 +81,7 @@ export class RateLimitGuard extends ThrottlerGuard {
           ? 'all'
           : own.scope === 'user' && ctx.identity
             ? `${ctx.identity.method}:${ctx.identity.subject}`
-            : `ip:${ctx.clientIp}`;
+            : this.ipTracker(ctx.clientIp);
       rules.push({
         name: 'route',
         // Routes may share a pattern when their methods differ: the methods are in the key.
