@@ -23,23 +23,22 @@ function ipv6Words(ip: string): number[] | undefined {
   let text = ip;
   const zone = text.indexOf('%');
   if (zone !== -1) text = text.slice(0, zone);
-  const tail: number[] = [];
+  // A dotted IPv4 tail (`::ffff:192.0.2.1`) is the last two words, written differently.
   const lastColon = text.lastIndexOf(':');
   const last = text.slice(lastColon + 1);
   if (last.includes('.')) {
     const o = last.split('.').map(Number);
-    tail.push((o[0] << 8) | o[1], (o[2] << 8) | o[3]);
-    text = text.slice(0, lastColon + 1) + (text.endsWith('::' + last) ? '' : '0');
-    if (text.endsWith(':0')) text = text.slice(0, -2);
+    const word = (a: number, b: number) => ((a << 8) | b).toString(16);
+    text = `${text.slice(0, lastColon + 1)}${word(o[0], o[1])}:${word(o[2], o[3])}`;
   }
   const [head, rest] = text.split('::');
   const parse = (s: string | undefined) =>
     s === undefined || s === '' ? [] : s.split(':').map((h) => parseInt(h, 16));
   const a = parse(head);
   const b = rest === undefined ? [] : parse(rest);
-  const fill = 8 - tail.length - a.length - b.length;
+  const fill = 8 - a.length - b.length;
   if (rest === undefined && fill !== 0) return undefined;
   if (fill < 0) return undefined;
-  const words = [...a, ...new Array<number>(fill).fill(0), ...b, ...tail];
+  const words = [...a, ...new Array<number>(fill).fill(0), ...b];
   return words.length === 8 && words.every((w) => w >= 0 && w <= 0xffff) ? words : undefined;
 }
