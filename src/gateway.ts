@@ -5,11 +5,13 @@ import type { AddressInfo } from 'node:net';
 
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import type { Logger as Pino } from 'pino';
 
 import { setupOpenApi } from './admin/openapi';
 import { AppModule } from './app.module';
+import { mapBodyErrors, OWN_BODY_LIMIT } from './common/body-errors';
 import type { ConfigSnapshot } from './config/config-loader';
 import type { Env } from './config/env-substitution';
 import { GatewayConfig } from './config/gateway-config';
@@ -43,17 +45,23 @@ export function exitFlushed(logger: Pino, code: number): void {
 
 export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const adapter = new GatewayHttpAdapter(o.snapshot.gateway.server);
-  const app = await NestFactory.create(
+  const app = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot({ snapshot: o.snapshot, env: o.env, logger: o.logger }),
     adapter,
-    { bufferLogs: true, abortOnError: false },
+    { bufferLogs: true, abortOnError: false, bodyParser: false },
   );
+  // Own endpoints only (proxied calls never reach Express): bounded bodies, parser errors
+  // as 400/413/415 (common/body-errors.ts), no X-Powered-By.
+  app.disable('x-powered-by');
+  app.useBodyParser('json', { limit: OWN_BODY_LIMIT });
+  app.useBodyParser('urlencoded', { limit: OWN_BODY_LIMIT, extended: false });
+  app.use(mapBodyErrors);
   app.useLogger(app.get(Logger));
   setupOpenApi(app);
   await app.init();
   adapter.setRequestHandler(app.get(GatewayEntry).bind());
   await app.listen(o.port, o.host);
-  const server = app.getHttpServer() as Server;
+  const server = app.getHttpServer();
   const port = (server.address() as AddressInfo).port;
   const lifecycle = app.get(ServerLifecycle);
   lifecycle.markReady();

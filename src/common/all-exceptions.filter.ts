@@ -47,7 +47,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
 function sendOAuthStyle(res: ServerResponse, status: number, description: string): void {
   if (res.headersSent) return void res.destroy();
   const body = JSON.stringify({ error: 'invalid_request', error_description: description });
-  res.statusCode = status === 404 || status === 405 ? status : 400;
+  res.statusCode = [404, 405, 413, 415].includes(status) ? status : 400;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Cache-Control', 'no-store');
   res.end(body);
