@@ -107,6 +107,14 @@ describe('Security: path characters', () => {
       expect(backend.received).toHaveLength(0);
     });
 
+    it.each([['/health#x'], ['/oauth/token?a=\\b'], ['/api/gateway\\services'], ['/metrics#']])(
+      'refuses %s at the own endpoints too',
+      async (path) => {
+        expectGatewayError(await rawRequest({ port: gw.port, path }), 400);
+        expect(backend.received).toHaveLength(0);
+      },
+    );
+
     it('forwards an absolute-form target by the same rules', async () => {
       const reply = await rawSocket(
         gw.port,

@@ -48,11 +48,12 @@ export function resolveRoute(
       return { kind: 'error', status: 400, message: 'invalid request target' };
     raw = absolute;
   }
-  if (isOwnedPath(raw)) return { kind: 'own' };
-  // Anywhere in the target, the query and an absolute form's authority included.
+  // Anywhere in the target, the query and an absolute form's authority included, own
+  // endpoints too.
   if (hasForbiddenCharacter(target)) {
     return { kind: 'error', status: 400, message: 'invalid character in request target' };
   }
+  if (isOwnedPath(raw)) return { kind: 'own' };
   const path = normalizePath(raw);
   if (typeof path !== 'string') return { kind: 'error', status: 400, message: path.message };
   // A path that only reaches an own endpoint once normalised is disguised: refuse it.
