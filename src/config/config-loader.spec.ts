@@ -692,6 +692,18 @@ describe('loadConfig', () => {
       );
     });
 
+    it('refuses it too when only OAuth signs with HS256 (RS256-only verification)', () => {
+      const yaml =
+        'auth:\n  jwt:\n    algorithms: [RS256]\n    jwksUri: https://keys.example.com/jwks\n' +
+        'oauth:\n  clients:\n    - { clientId: a, clientSecret: a-secret-0123456789, scopes: [x] }\n';
+      expect(
+        problemsOf({ 'gateway.yaml': yaml }, { REDIS_URL: 'redis://127.0.0.1:6379' }),
+      ).toContain(
+        "gateway.yaml: auth.jwt.secret: empty while REDIS_URL is set: instances would not accept each other's tokens",
+      );
+      expect(snapshotOf({ 'gateway.yaml': yaml }).gateway.oauth.clients).toHaveLength(1);
+    });
+
     it('warns about a jwksUri on plain http to a non-loopback host only', () => {
       const yaml = (uri: string) => `auth:\n  jwt:\n    algorithms: [RS256]\n    jwksUri: ${uri}\n`;
       expect(snapshotOf({ 'gateway.yaml': yaml('http://keys.example.com/jwks') }).warnings).toEqual(

@@ -201,7 +201,10 @@ function checkGateway(
     at('auth.jwt.jwksUri', 'give publicKeyFile or jwksUri, not both');
   }
   // Every process would mint and accept its own tokens. (GATEWAY_WORKERS > 1 joins this rule.)
-  if (jwt.algorithms.includes('HS256') && !jwt.secret && redisUrl) {
+  const hmacUsed =
+    jwt.algorithms.includes('HS256') ||
+    (g.oauth.signing.algorithm === 'HS256' && g.oauth.clients.length > 0);
+  if (hmacUsed && !jwt.secret && redisUrl) {
     at(
       'auth.jwt.secret',
       "empty while REDIS_URL is set: instances would not accept each other's tokens",
