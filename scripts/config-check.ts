@@ -12,6 +12,7 @@ if (startup.ok) {
   );
   for (const w of s.warnings) process.stdout.write(`warning: ${w}\n`);
   process.exitCode = 0;
+  void s.plugins.close();
 } else {
   for (const line of startup.problems) process.stderr.write(`${line}\n`);
   process.exitCode = 1;

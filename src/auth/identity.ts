@@ -8,6 +8,8 @@ export interface Identity {
   /** The JWT's `scope` claim split on spaces; undefined when it has none (API keys). */
   readonly scopes: readonly string[] | undefined;
   readonly method: 'jwt' | 'apiKey';
+  /** JWT callers: the verified token's claims (plugins read them). */
+  readonly claims?: Readonly<Record<string, unknown>>;
   /** JWT callers: the token's times and revocation id, checked again on every call. */
   readonly token?: TokenTimes;
 }

@@ -171,6 +171,7 @@ describe('JwtStrategy', () => {
           scopes: ['a', 'b'],
           method: 'jwt',
           token: { exp, nbf: undefined, revocationId: undefined },
+          claims: jwt.decode(token),
         },
       });
     });

@@ -111,6 +111,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       scopes: typeof scope === 'string' ? scope.split(' ').filter((s) => s !== '') : undefined,
       method: 'jwt',
       token: times,
+      claims: payload,
     };
   }
 }

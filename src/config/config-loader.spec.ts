@@ -115,6 +115,7 @@ describe('loadConfig', () => {
           clientAuthFailures: { limit: 10, windowSeconds: 60 },
           ipv6Prefix: 64,
         },
+        plugins: { files: [], global: [] },
       });
       expect(s.services.map((x) => x.file)).toEqual([
         'services/service1.yaml',
@@ -138,6 +139,7 @@ describe('loadConfig', () => {
           resetTimeoutMs: 30_000,
           volumeThreshold: 10,
         },
+        plugins: [],
         routes: [
           {
             path: '/api/service1/*',
@@ -146,12 +148,20 @@ describe('loadConfig', () => {
             auth: 'none',
             roles: [],
             scopes: [],
+            plugins: [],
           },
         ],
       });
       expect(s.services[1].settings.targets).toEqual([{ url: 'http://127.0.0.1:3002', weight: 1 }]);
       expect(s.services[1].settings.routes).toEqual([
-        { path: '/api/service2/*', rewrite: '/api/*', auth: 'none', roles: [], scopes: [] },
+        {
+          path: '/api/service2/*',
+          rewrite: '/api/*',
+          auth: 'none',
+          roles: [],
+          scopes: [],
+          plugins: [],
+        },
       ]);
     });
 
@@ -629,6 +639,8 @@ describe('loadConfig', () => {
       const unfrozen: string[] = [];
       const walk = (v: unknown, at: string) => {
         if (v === null || typeof v !== 'object' || v instanceof Map || v instanceof Date) return;
+        // Plugin instances are live objects, not config data.
+        if (at === 'snapshot.plugins') return;
         if (!Object.isFrozen(v)) unfrozen.push(at);
         for (const [k, child] of Object.entries(v)) walk(child, `${at}.${k}`);
       };

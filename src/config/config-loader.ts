@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 
 import { LineCounter, parseDocument } from 'yaml';
 
+import { type CompiledPlugins, compilePlugins } from '../plugins/plugin-compiler';
 import { findRouteConflicts, RouteTable } from '../routing/route-table';
 import {
   gatewayFileSchema,
@@ -40,6 +41,11 @@ export interface ConfigSnapshot {
   readonly redisUrl: string | undefined;
   /** Things worth one log line each (skipped empty keys, a random JWT key). */
   readonly warnings: readonly string[];
+  /**
+   * Every route's plugin hooks, created for this snapshot (not frozen: plugin instances).
+   * Whoever replaces or drops the snapshot closes them (GatewayConfig, config:check).
+   */
+  readonly plugins: CompiledPlugins;
 }
 
 export type LoadResult =
@@ -75,6 +81,19 @@ export function loadConfig(dirArg: string, env: Env): LoadResult {
   if (gateway) checkGateway(gateway, dir, redisUrl, problems, warnings);
   checkServices(services, problems, warnings);
   if (problems.length > 0 || !gateway) return { ok: false, problems };
+  // Last: plugin instances are only created for a config that is otherwise valid.
+  const compiled = compilePlugins({
+    dir,
+    bodyLimit: gateway.server.bodyLimit,
+    files: gateway.plugins.files,
+    global: gateway.plugins.global,
+    services: services.map((s) => ({
+      file: s.file,
+      plugins: s.settings.plugins,
+      routes: s.settings.routes,
+    })),
+  });
+  if (!compiled.ok) return { ok: false, problems: compiled.problems };
 
   const hashes: Record<string, string> = {};
   const whole = createHash('sha256');
@@ -91,6 +110,7 @@ export function loadConfig(dirArg: string, env: Env): LoadResult {
     services,
     redisUrl,
     warnings,
+    plugins: compiled.plugins,
   };
   return { ok: true, snapshot: deepFreeze(snapshot) };
 }
@@ -331,10 +351,16 @@ function checkServices(
   });
 }
 
+/** Freezes plain data only: class instances (the compiled plugins) keep their own state. */
 function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+  if (o && typeof o === 'object' && !Object.isFrozen(o) && isPlain(o)) {
     for (const v of Object.values(o)) deepFreeze(v);
     Object.freeze(o);
   }
   return o;
+}
+
+function isPlain(o: object): boolean {
+  const proto = Object.getPrototypeOf(o) as unknown;
+  return Array.isArray(o) || proto === Object.prototype || proto === null;
 }

@@ -50,6 +50,13 @@ const cidr = z.string().refine(
 /** Sent upstream in X-User-Roles (comma-separated): visible ASCII, no commas. */
 const role = z.string().regex(/^[\x21-\x2b\x2d-\x7e]+$/, 'must be visible ASCII without commas');
 
+/** One entry of a `plugins:` list; the options are checked by the plugin's own schema. */
+const pluginRef = z.strictObject({
+  name: z.string().min(1),
+  options: z.unknown().optional(),
+});
+const pluginList = z.array(pluginRef).default([]);
+
 const window = z.strictObject({ limit: int(1), windowSeconds: int(1, 86_400) });
 
 const serverSchema = z
@@ -204,6 +211,13 @@ export const gatewayFileSchema = z
     auth: authSchema,
     oauth: oauthSchema,
     rateLimit: rateLimitSchema,
+    plugins: z
+      .strictObject({
+        // Code plugins, relative to the config folder; loaded again on every reload.
+        files: z.array(z.string().min(1)).default([]),
+        global: pluginList,
+      })
+      .prefault({}),
   })
   .prefault({});
 
@@ -259,6 +273,7 @@ const routeSchema = z
     roles: z.array(z.string().min(1)).default([]),
     scopes: z.array(z.string().min(1)).default([]),
     rateLimit: routeRateLimitSchema.optional(),
+    plugins: pluginList,
   })
   .superRefine((r, ctx) => {
     if (r.auth === 'none' && (r.roles.length > 0 || r.scopes.length > 0)) {
@@ -295,6 +310,7 @@ export const serviceFileSchema = z.strictObject({
       volumeThreshold: int(1).default(10),
     })
     .prefault({}),
+  plugins: pluginList,
   routes: z.array(routeSchema).min(1),
 });
 

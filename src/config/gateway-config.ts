@@ -78,6 +78,9 @@ export class GatewayConfig implements OnApplicationBootstrap, OnApplicationShutd
     this.snapshot = next;
     for (const w of next.warnings) this.logger.warn(w);
     for (const l of this.listeners) l(next, previous);
+    // Calls that started on the old snapshot may still run its hooks; plugins must cope
+    // with a hook called after close() (the built-ins hold nothing to close).
+    void previous.plugins.close(this.pluginCloseFailed);
     this.logger.log({ msg: 'config reloaded', revision: next.revision, changed });
     return { ok: true, revision: next.revision, changed };
   }
@@ -87,9 +90,14 @@ export class GatewayConfig implements OnApplicationBootstrap, OnApplicationShutd
     process.on('SIGHUP', this.onSighup);
   }
 
-  onApplicationShutdown(): void {
+  async onApplicationShutdown(): Promise<void> {
     process.off('SIGHUP', this.onSighup);
+    await this.snapshot.plugins.close(this.pluginCloseFailed);
   }
+
+  private readonly pluginCloseFailed = (plugin: string, err: unknown) => {
+    this.logger.warn({ msg: 'plugin close failed', plugin, err });
+  };
 }
 
 function changedFiles(a: ConfigSnapshot, b: ConfigSnapshot): string[] {

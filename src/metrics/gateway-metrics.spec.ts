@@ -17,6 +17,7 @@ import {
   BREAKER_STATE,
   CONFIG_RELOADS,
   LATENCY_BUCKETS,
+  PLUGIN_ERRORS,
   REQUEST_DURATION,
   REQUESTS_TOTAL,
   TARGET_UP,
@@ -99,6 +100,15 @@ describe('GatewayMetrics', () => {
             name: AUTH_FAILURES,
             help: 'h',
             labelNames: ['reason'],
+            registers,
+          }),
+        },
+        {
+          provide: getToken(PLUGIN_ERRORS),
+          useValue: new Counter({
+            name: PLUGIN_ERRORS,
+            help: 'h',
+            labelNames: ['plugin'],
             registers,
           }),
         },

@@ -10,6 +10,7 @@ import {
   AUTH_FAILURES,
   BREAKER_STATE,
   CONFIG_RELOADS,
+  PLUGIN_ERRORS,
   REQUEST_DURATION,
   REQUESTS_TOTAL,
   TARGET_UP,
@@ -43,9 +44,14 @@ export class GatewayMetrics {
     @InjectMetric(TARGET_UP) private readonly targetUp: Gauge<string>,
     @InjectMetric(AUTH_FAILURES) private readonly authFailures: Counter<string>,
     @InjectMetric(CONFIG_RELOADS) reloads: Counter<string>,
+    @InjectMetric(PLUGIN_ERRORS) private readonly pluginErrors: Counter<string>,
     config: GatewayConfig,
   ) {
     config.onReload((r) => reloads.inc({ result: r.ok ? 'applied' : 'rejected' }));
+  }
+
+  pluginError(plugin: string): void {
+    this.pluginErrors.inc({ plugin });
   }
 
   /** The `finish` hook's part: every proxied call, those the gateway answered included. */

@@ -5,6 +5,7 @@ export const BREAKER_STATE = 'gateway_circuit_breaker_state';
 export const TARGET_UP = 'gateway_upstream_target_up';
 export const AUTH_FAILURES = 'gateway_auth_failures_total';
 export const CONFIG_RELOADS = 'gateway_config_reloads_total';
+export const PLUGIN_ERRORS = 'gateway_plugin_errors_total';
 
 /** 1 ms … 10 s: where a gateway's latencies live. */
 export const LATENCY_BUCKETS = [

@@ -13,6 +13,7 @@ import {
   BREAKER_STATE,
   CONFIG_RELOADS,
   LATENCY_BUCKETS,
+  PLUGIN_ERRORS,
   REQUEST_DURATION,
   REQUESTS_TOTAL,
   TARGET_UP,
@@ -64,6 +65,11 @@ ensureDefaultMetrics();
       name: AUTH_FAILURES,
       help: 'Authentication and authorisation failures by reason',
       labelNames: ['reason'],
+    }),
+    makeCounterProvider({
+      name: PLUGIN_ERRORS,
+      help: 'Plugin hooks that threw, rejected, missed the deadline or rejected with a bad status',
+      labelNames: ['plugin'],
     }),
     makeCounterProvider({
       name: CONFIG_RELOADS,

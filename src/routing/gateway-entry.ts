@@ -15,6 +15,7 @@ import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { unmapIPv4 } from './client-address';
 import { isPreflight } from './cors-policy';
 import { GatewayRoutes, type RoutingState } from './gateway-routes';
+import { PluginSteps } from './plugin-steps';
 import { ProxyController } from './proxy.controller';
 import { resolveRoute } from './route-resolution';
 import { ServerLifecycle } from './server-lifecycle';
@@ -39,6 +40,7 @@ export class GatewayEntry {
     private readonly accessLog: AccessLog,
     private readonly lifecycle: ServerLifecycle,
     private readonly metrics: GatewayMetrics,
+    private readonly plugins: PluginSteps,
   ) {}
 
   /** Wraps the proxy pipeline once; call after `app.init()`. Returns the request listener. */
@@ -135,9 +137,12 @@ export class GatewayEntry {
     }
     const match = found.match;
     ctx.match = match;
+    ctx.path = found.path;
     ctx.routeLabel = match.route.pattern;
     ctx.serviceLabel = match.route.data.service.name;
     ctx.query = q === -1 ? '' : url.slice(q);
+    const plugins = match.route.data.plugins;
+    if (plugins.response.length > 0) this.plugins.holdResponse(req, res, plugins);
 
     const length = req.headers['content-length'];
     if (length !== undefined && Number(length) > server.bodyLimit) {
@@ -150,6 +155,14 @@ export class GatewayEntry {
       encrypted: (req.socket as { encrypted?: boolean }).encrypted === true,
       requestId: ctx.id,
     });
+    if (plugins.access.length > 0) {
+      return this.plugins.access(req, res, plugins, () => this.pipeline(req, res, ctx));
+    }
+    this.pipeline(req, res, ctx);
+  }
+
+  /** Guards, request plugins and the upstream call (ProxyController.forward). */
+  private pipeline(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
     (this.forward as Forward)(req, res, noop).catch((err: unknown) => {
       this.logger.error({ msg: 'proxy pipeline failed', requestId: ctx.id, err });
       sendError(res, 500, 'Internal server error', ctx.id);

@@ -3,6 +3,7 @@ import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { RouteSettings } from '../config/config.schema';
 import type { ConfigSnapshot } from '../config/config-loader';
 import { GatewayConfig } from '../config/gateway-config';
+import type { RoutePlugins } from '../plugins/route-plugins';
 import { ClientAddressResolver } from './client-address';
 import { type CorsHandler, corsHandler } from './cors-policy';
 import { type RouteMatch, RouteTable } from './route-table';
@@ -14,6 +15,8 @@ export interface GatewayRoute {
   readonly service: UpstreamService;
   /** The service file the route came from, for the admin API and config messages. */
   readonly file: string;
+  /** Its hooks, global → service → route; RoutePlugins.NONE when it has none. */
+  readonly plugins: RoutePlugins;
 }
 
 export type GatewayRouteMatch = RouteMatch<GatewayRoute>;
@@ -23,6 +26,8 @@ declare module '../common/request-context' {
     /** The routing state the request started with (it keeps it across a reload). */
     routing?: RoutingState;
     match?: GatewayRouteMatch;
+    /** The normalised path the route table matched. */
+    path?: string;
     /** The query string including `?`, or ''. */
     query?: string;
   }
@@ -39,12 +44,17 @@ export class RoutingState {
     services: ReadonlyMap<string, UpstreamService>,
   ) {
     this.table = RouteTable.compile(
-      snapshot.services.flatMap(({ file, settings }) =>
-        settings.routes.map((r) => ({
+      snapshot.services.flatMap(({ file, settings }, si) =>
+        settings.routes.map((r, ri) => ({
           pattern: r.path,
           methods: r.methods,
           rewrite: r.rewrite,
-          data: { settings: r, service: services.get(settings.name) as UpstreamService, file },
+          data: {
+            settings: r,
+            service: services.get(settings.name) as UpstreamService,
+            file,
+            plugins: snapshot.plugins.forRoute(si, ri),
+          },
         })),
       ),
     );

@@ -7,6 +7,7 @@ import { AuthorizeGuard } from '../auth/authorize.guard';
 import { ProxyPipeline } from '../auth/public.decorator';
 import type { GatewayRequest } from '../common/request-context';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
+import { PluginSteps } from './plugin-steps';
 
 /**
  * The proxied call's Nest handler. A provider, not a @Controller: it is wrapped once by
@@ -14,6 +15,8 @@ import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
  */
 @Injectable()
 export class ProxyController {
+  constructor(private readonly plugins: PluginSteps) {}
+
   /**
    * Guards in this order: authenticate (who is calling), authorise (needs the identity),
    * then rate-limit (keys on the identity, and must not count calls refused anyway).
@@ -24,6 +27,8 @@ export class ProxyController {
     const ctx = req.gateway;
     const match = ctx.match;
     if (!match) throw new Error('proxy called without a route match');
+    const plugins = match.route.data.plugins;
+    if (plugins.request.length > 0) await this.plugins.request(req, plugins);
     req.url = match.route.upstreamPath(match) + (ctx.query ?? '');
     await match.route.data.service.forward(req, res);
   }

@@ -69,6 +69,10 @@ export class UpstreamCall {
       proxyReq.destroy();
       return;
     }
+    // A plugin read the body (request-validation): it goes as read; http-proxy's pipe of
+    // the ended request then only ends the upstream request.
+    const body = contextOf(this.req)?.bufferedBody;
+    if (body !== undefined && body.length > 0) proxyReq.write(body);
     const limit = this.options.chunkedBodyLimit;
     if (limit !== undefined) {
       let seen = 0;
