@@ -8,7 +8,7 @@ import {
   Logger,
 } from '@nestjs/common';
 
-import { sendError } from './error-response';
+import { sendError, sendOAuthError } from './error-response';
 import { GatewayException } from './gateway.exception';
 import { contextOf } from './request-context';
 import { requestIdFrom } from './request-id';
@@ -45,12 +45,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
 }
 
 function sendOAuthStyle(res: ServerResponse, status: number, description: string): void {
-  if (res.headersSent) return void res.destroy();
-  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
-  res.statusCode = [404, 405, 413, 415].includes(status) ? status : 400;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Cache-Control', 'no-store');
-  res.end(body);
+  const code = [404, 405, 413, 415].includes(status) ? status : 400;
+  sendOAuthError(res, code, 'invalid_request', description);
 }
 
 function messageOf(e: HttpException): string {

@@ -45,3 +45,41 @@ export function sendError(
   if (headers) for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.end(body);
 }
+
+/** The RFC 6749 §5.2 body of the /oauth/* endpoints (no request id in it, by the RFC). */
+export function sendOAuthError(
+  res: ServerResponse,
+  status: number,
+  error: string,
+  description: string,
+  headers?: Readonly<Record<string, string>>,
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error, error_description: description });
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Pragma', 'no-cache');
+  if (headers) for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.end(body);
+}
+
+/** The Terminus body of /health and /ready, on 503 as on 200. */
+export function sendTerminus(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  requestId: string | undefined,
+  extra?: Readonly<Record<string, string>>,
+): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  if (requestId) res.setHeader('X-Request-ID', requestId);
+  if (extra) for (const [k, v] of Object.entries(extra)) res.setHeader(k, v);
+  res.end(text);
+}

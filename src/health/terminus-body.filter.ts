@@ -7,6 +7,7 @@ import {
   ServiceUnavailableException,
 } from '@nestjs/common';
 
+import { sendTerminus } from '../common/error-response';
 import { contextOf } from '../common/request-context';
 
 /** /health and /ready answer the Terminus body on 503 as on 200, not the error body. */
@@ -16,12 +17,7 @@ export class TerminusBodyFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const res = http.getResponse<ServerResponse>();
     const id = contextOf(http.getRequest<IncomingMessage>())?.id;
-    const body = JSON.stringify(exception.getResponse());
-    res.statusCode = 503;
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-store');
-    if (id) res.setHeader('X-Request-ID', id);
-    res.end(body);
+    sendTerminus(res, 503, exception.getResponse(), id);
     return true;
   }
 }

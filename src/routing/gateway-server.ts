@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 
 import { ExpressAdapter } from '@nestjs/platform-express';
 
-import { errorBody } from '../common/error-response';
+import { errorBody, sendError, sendTerminus } from '../common/error-response';
 import { requestIdFrom } from '../common/request-id';
 import type { ServerSettings } from '../config/config.schema';
 
@@ -19,17 +19,11 @@ export class GatewayHttpAdapter extends ExpressAdapter {
     const id = requestIdFrom(req.headers['x-request-id']);
     const probe = req.url === '/ready' || req.url === '/health';
     const down = { gateway: { status: 'down', phase: 'starting' } };
-    const body = JSON.stringify(
-      probe
-        ? { status: 'error', info: {}, error: down, details: down }
-        : errorBody(503, 'starting', id),
-    );
-    res.writeHead(503, {
-      'Content-Type': 'application/json; charset=utf-8',
-      'X-Request-ID': id,
-      Connection: 'close',
-    });
-    res.end(body);
+    if (probe) {
+      const body = { status: 'error', info: {}, error: down, details: down };
+      return sendTerminus(res, 503, body, id, { Connection: 'close' });
+    }
+    sendError(res, 503, 'starting', id, { Connection: 'close' });
   };
 
   constructor(private readonly settings: ServerSettings) {

@@ -1,14 +1,8 @@
 import { Logger } from '@nestjs/common';
 
-import { GatewayException } from '../../common/gateway.exception';
-import {
-  CircuitOpenError,
-  UpstreamConnectionError,
-  UpstreamTimeoutError,
-} from '../../common/upstream-errors';
 import type { CircuitBreakerSettings } from '../../config/config.schema';
-import { type BreakerState, ServiceBreaker, UpstreamServerError } from './service-breaker';
-import { isNeutralError } from './upstream-service';
+import { type BreakerState, ServiceBreaker } from './service-breaker';
+import { isNeutralFailure, UpstreamFailure } from './upstream-failure';
 
 const SETTINGS: CircuitBreakerSettings = {
   errorThresholdPercentage: 50,
@@ -18,10 +12,9 @@ const SETTINGS: CircuitBreakerSettings = {
 };
 
 const ok = () => Promise.resolve('ok');
-const serverError = () => Promise.reject(new UpstreamServerError(500));
-const staleSocket = () =>
-  Promise.reject(new UpstreamConnectionError('orders', 'ECONNRESET', true, true));
-const tooLarge = () => Promise.reject(new GatewayException(413, 'too large'));
+const serverError = () => Promise.reject(new UpstreamFailure('server-error', 'orders', '500'));
+const staleSocket = () => Promise.reject(new UpstreamFailure('stale', 'orders', 'ECONNRESET'));
+const tooLarge = () => Promise.reject(new UpstreamFailure('body-too-large', 'orders'));
 
 describe('ServiceBreaker', () => {
   let breaker: ServiceBreaker;
@@ -31,7 +24,7 @@ describe('ServiceBreaker', () => {
   beforeEach(() => {
     jest.useFakeTimers({ now: 1_700_000_000_000 });
     logged = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
-    breaker = new ServiceBreaker('orders', SETTINGS, isNeutralError);
+    breaker = new ServiceBreaker('orders', SETTINGS, isNeutralFailure);
     states = [];
     breaker.onStateChange((s) => states.push(s));
   });
@@ -56,7 +49,7 @@ describe('ServiceBreaker', () => {
     it('starts closed, passing results and errors through', async () => {
       expect(breaker.state).toBe('closed');
       await expect(breaker.run(ok)).resolves.toBe('ok');
-      await expect(breaker.run(serverError)).rejects.toBeInstanceOf(UpstreamServerError);
+      await expect(breaker.run(serverError)).rejects.toMatchObject({ kind: 'server-error' });
       expect(breaker.state).toBe('closed');
     });
 
@@ -86,11 +79,8 @@ describe('ServiceBreaker', () => {
     });
 
     it('counts timeouts and refused connections as failures', async () => {
-      await fire(() => Promise.reject(new UpstreamTimeoutError('orders', 100)), 2);
-      await fire(
-        () => Promise.reject(new UpstreamConnectionError('orders', 'ECONNREFUSED', true)),
-        2,
-      );
+      await fire(() => Promise.reject(new UpstreamFailure('timeout', 'orders', '100')), 2);
+      await fire(() => Promise.reject(new UpstreamFailure('refused', 'orders', 'ECONNREFUSED')), 2);
       expect(breaker.state).toBe('open');
     });
 
@@ -104,7 +94,7 @@ describe('ServiceBreaker', () => {
 
   describe('neutral errors', () => {
     it('never open the breaker, and still reach the caller', async () => {
-      await expect(breaker.run(staleSocket)).rejects.toBeInstanceOf(UpstreamConnectionError);
+      await expect(breaker.run(staleSocket)).rejects.toMatchObject({ kind: 'stale' });
       await fire(staleSocket, 5);
       await fire(tooLarge, 5);
       expect(breaker.state).toBe('closed');
@@ -133,8 +123,8 @@ describe('ServiceBreaker', () => {
     it('rejects at once with a 503 CircuitOpenError, without running the call', async () => {
       await open();
       const action = jest.fn(ok);
-      const err = (await breaker.run(action).catch((e: unknown) => e)) as CircuitOpenError;
-      expect(err).toBeInstanceOf(CircuitOpenError);
+      const err = (await breaker.run(action).catch((e: unknown) => e)) as UpstreamFailure;
+      expect(err).toMatchObject({ kind: 'circuit-open' });
       expect(err.getStatus()).toBe(503);
       expect(err.message).toBe('circuit open for service orders');
       expect(err.headers).toEqual({ 'Retry-After': 3 });
@@ -179,7 +169,7 @@ describe('ServiceBreaker', () => {
       let finish: (v: string) => void = () => undefined;
       const probe = breaker.run(() => new Promise<string>((resolve) => (finish = resolve)));
       const second = jest.fn(ok);
-      await expect(breaker.run(second)).rejects.toBeInstanceOf(CircuitOpenError);
+      await expect(breaker.run(second)).rejects.toMatchObject({ kind: 'circuit-open' });
       expect(second).not.toHaveBeenCalled();
       finish('probe ok');
       await expect(probe).resolves.toBe('probe ok');
@@ -202,7 +192,7 @@ describe('ServiceBreaker', () => {
       expect(breaker.state).toBe('open');
       expect(states).toEqual(['open', 'half-open', 'open']);
       expect(breaker.retryAfterSeconds()).toBe(3);
-      await expect(breaker.run(ok)).rejects.toBeInstanceOf(CircuitOpenError);
+      await expect(breaker.run(ok)).rejects.toMatchObject({ kind: 'circuit-open' });
     });
   });
 });

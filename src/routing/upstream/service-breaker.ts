@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import CircuitBreaker from 'opossum';
 
-import { CircuitOpenError } from '../../common/upstream-errors';
 import type { CircuitBreakerSettings } from '../../config/config.schema';
+import { UpstreamFailure } from './upstream-failure';
 
 export type BreakerState = 'closed' | 'half-open' | 'open';
 
@@ -12,13 +12,6 @@ export const BREAKER_STATE_VALUE: Readonly<Record<BreakerState, number>> = {
   'half-open': 1,
   open: 2,
 };
-
-/** An upstream 5xx: the client gets it unchanged, the breaker counts it as a failure. */
-export class UpstreamServerError extends Error {
-  constructor(readonly status: number) {
-    super(`upstream answered ${status}`);
-  }
-}
 
 type Action<A extends unknown[], R> = (...args: A) => Promise<R>;
 
@@ -82,7 +75,7 @@ export class ServiceBreaker {
       return (await this.breaker.fire(attempt)) as R;
     } catch (err) {
       if ((err as { code?: string }).code === 'EOPENBREAKER') {
-        throw new CircuitOpenError(this.service, this.retryAfterSeconds());
+        throw UpstreamFailure.circuitOpen(this.service, this.retryAfterSeconds());
       }
       throw err;
     }

@@ -5,7 +5,8 @@ import type { ConfigSnapshot } from '../../config/config-loader';
 import { GatewayMetrics } from '../../metrics/gateway-metrics';
 import { ActiveHealthCheck } from './active-health-check';
 import { BREAKER_STATE_VALUE, ServiceBreaker } from './service-breaker';
-import { isNeutralError, UpstreamService } from './upstream-service';
+import { isNeutralFailure } from './upstream-failure';
+import { UpstreamService } from './upstream-service';
 import { UpstreamTarget } from './upstream-target';
 
 /**
@@ -94,7 +95,7 @@ export class ServiceRegistry implements OnApplicationShutdown {
   private breakerFor(settings: ServiceSettings): ServiceBreaker {
     const existing = this.breakers.get(settings.name);
     if (existing && sameSettings(existing.settings, settings.circuitBreaker)) return existing;
-    const b = new ServiceBreaker(settings.name, settings.circuitBreaker, isNeutralError);
+    const b = new ServiceBreaker(settings.name, settings.circuitBreaker, isNeutralFailure);
     this.metrics.breakerState(settings.name, BREAKER_STATE_VALUE.closed);
     b.onStateChange((state) =>
       this.metrics.breakerState(settings.name, BREAKER_STATE_VALUE[state]),

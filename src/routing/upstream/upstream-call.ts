@@ -1,33 +1,19 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 
-import { GatewayException } from '../../common/gateway.exception';
 import { contextOf } from '../../common/request-context';
-import { UpstreamConnectionError, UpstreamTimeoutError } from '../../common/upstream-errors';
 import { prepareClientHeaders } from './forwarded-headers';
-import type { UpstreamTarget } from './upstream-target';
+import { type FailureKind, UpstreamFailure } from './upstream-failure';
+import type { ProxyListener } from './upstream-target';
 
-/** How an upstream attempt ended when the backend answered. */
-export interface CallOutcome {
-  readonly status: number;
-}
-
-/** The request could not even be dispatched (http.request threw): the gateway's fault. */
-export class DispatchError extends Error {
-  constructor(override readonly cause: unknown) {
-    super('the upstream request could not be dispatched');
-  }
-}
-
-/** The client went away before the backend answered: nobody's failure. */
-export class ClientGoneError extends Error {
-  constructor() {
-    super('the client closed the connection before the response');
-  }
-}
+/** How an upstream attempt ended: the backend's response head, or one failure. */
+export type CallOutcome =
+  | { readonly kind: 'answered'; readonly status: number }
+  | { readonly kind: 'failed'; readonly failure: UpstreamFailure };
 
 export interface CallOptions {
   readonly service: string;
-  readonly target: UpstreamTarget;
+  /** The target URL's own path ('' for `/`): every upstream path follows it. */
+  readonly basePath: string;
   readonly timeoutMs: number;
   /** Max body bytes for a body without Content-Length (chunked); undefined = no check. */
   readonly chunkedBodyLimit: number | undefined;
@@ -39,7 +25,7 @@ export interface CallOptions {
  * http-proxy dispatches. The deadline runs from dispatch to the response head only, so
  * slow bodies are never cut by it.
  */
-export class UpstreamCall {
+export class UpstreamCall implements ProxyListener {
   private proxyReq: ClientRequest | undefined;
   private timer: NodeJS.Timeout | undefined;
   private settled = false;
@@ -51,8 +37,8 @@ export class UpstreamCall {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly options: CallOptions,
-    private readonly resolve: (o: CallOutcome) => void,
-    private readonly reject: (e: Error) => void,
+    /** Called once, with the one outcome. */
+    private readonly report: (o: CallOutcome) => void,
   ) {
     this.timer = setTimeout(this.onTimeout, options.timeoutMs);
     res.once('close', this.onClientClose);
@@ -64,7 +50,7 @@ export class UpstreamCall {
     // it to the target's path, collapsing `//` and turning a segment `http:` into `http://`.
     // The backend must get exactly the path the route table matched (ProxyController set
     // req.url to it, rewritten, plus the query), so it is set here, byte for byte.
-    proxyReq.path = this.options.target.basePath + (this.req.url ?? '/');
+    proxyReq.path = this.options.basePath + (this.req.url ?? '/');
     if (this.timedOut) {
       proxyReq.destroy();
       return;
@@ -111,7 +97,7 @@ export class UpstreamCall {
       this.res.destroy();
     }
     this.settle();
-    this.resolve({ status: proxyRes.statusCode ?? 502 });
+    this.report({ kind: 'answered', status: proxyRes.statusCode ?? 502 });
   }
 
   onError(err: NodeJS.ErrnoException): void {
@@ -124,38 +110,34 @@ export class UpstreamCall {
     this.settle();
     if (this.tooLarge) {
       this.res.shouldKeepAlive = false;
-      this.reject(new GatewayException(413, 'request body is larger than the limit'));
+      this.fail('body-too-large');
     } else if (this.timedOut) {
-      this.reject(new UpstreamTimeoutError(this.options.service, this.options.timeoutMs));
+      this.fail('timeout', String(this.options.timeoutMs));
     } else {
-      this.reject(this.connectionError(err.code));
+      this.fail(this.connectionFailure(err.code), err.code);
     }
   }
 
-  /**
-   * A refused connection, or a reset on a fresh one, takes the target out; a reused
-   * keep-alive socket that the backend had already closed is only retried.
-   */
-  private connectionError(code: string | undefined): UpstreamConnectionError {
-    const service = this.options.service;
-    if (code === 'ECONNREFUSED') {
-      this.options.target.health.markDown();
-      return new UpstreamConnectionError(service, code, true);
-    }
-    if (this.proxyReq?.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) {
-      return new UpstreamConnectionError(service, code, true, true);
-    }
-    this.options.target.health.markDown();
-    return new UpstreamConnectionError(service, code);
+  /** A reused keep-alive socket that the backend had already closed is only stale. */
+  private connectionFailure(code: string | undefined): FailureKind {
+    if (code === 'ECONNREFUSED') return 'refused';
+    if (this.proxyReq?.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) return 'stale';
+    return 'unreachable';
   }
 
-  /** http-proxy-middleware hands a synchronous failure to `next`. */
-  readonly onDispatchFailure = (err?: unknown): void => {
+  onDispatchFailure(err?: unknown): void {
     if (err === undefined || this.settled) return;
     this.clearTimer();
     this.settle();
-    this.reject(new DispatchError(err));
-  };
+    this.fail('dispatch', undefined, err);
+  }
+
+  private fail(kind: FailureKind, detail?: string, cause?: unknown): void {
+    this.report({
+      kind: 'failed',
+      failure: new UpstreamFailure(kind, this.options.service, detail, undefined, cause),
+    });
+  }
 
   private readonly onTimeout = () => {
     this.timer = undefined;
@@ -167,7 +149,7 @@ export class UpstreamCall {
     // Nothing dispatched to cancel: answer now; any late upstream answer finds the
     // response already sent and is dropped.
     this.settle();
-    this.reject(new UpstreamTimeoutError(this.options.service, this.options.timeoutMs));
+    this.fail('timeout', String(this.options.timeoutMs));
   };
 
   private readonly onClientClose = () => {
@@ -179,7 +161,7 @@ export class UpstreamCall {
     this.clearTimer();
     this.settle();
     this.proxyReq?.destroy();
-    this.reject(new ClientGoneError());
+    this.fail('client-gone');
   };
 
   private settle(): void {

@@ -1,15 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { GatewayException } from '../../common/gateway.exception';
+import { Logger } from '@nestjs/common';
+
 import { contextOf } from '../../common/request-context';
-import { NoHealthyTargetError, UpstreamConnectionError } from '../../common/upstream-errors';
 import type { ServiceSettings } from '../../config/config.schema';
 import type { Balancer } from './balancer';
 import { RoundRobinBalancer } from './round-robin.balancer';
-import { type ServiceBreaker, UpstreamServerError } from './service-breaker';
+import type { ServiceBreaker } from './service-breaker';
 import { SmoothWeightedBalancer } from './smooth-weighted.balancer';
-import { type CallOutcome, ClientGoneError, DispatchError, UpstreamCall } from './upstream-call';
-import { attachCall, type UpstreamTarget } from './upstream-target';
+import { UpstreamCall } from './upstream-call';
+import { UpstreamFailure } from './upstream-failure';
+import type { UpstreamTarget } from './upstream-target';
 
 export interface ServiceRuntimeOptions {
   /** `server.requestTimeoutMs`, used when the service sets no `timeoutMs`. */
@@ -20,12 +21,7 @@ export interface ServiceRuntimeOptions {
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
 
-/** Errors that are nobody's failure, so the breaker does not count them. */
-export function isNeutralError(err: unknown): boolean {
-  if (err instanceof ClientGoneError || err instanceof DispatchError) return true;
-  if (err instanceof UpstreamConnectionError) return err.stale;
-  return err instanceof GatewayException && err.getStatus() === 413;
-}
+const logger = new Logger('Upstreams');
 
 /**
  * A backend service as one config snapshot sees it: its targets and breaker (both shared
@@ -63,14 +59,18 @@ export class UpstreamService {
     for (;;) {
       const target = this.pick(failed);
       // No target for the retry: the client gets the first attempt's 502.
-      if (!target) throw firstError ?? new NoHealthyTargetError(this.name);
+      if (!target) throw firstError ?? new UpstreamFailure('no-target', this.name);
       try {
         await this.breaker.run(() => this.attempt(req, res, target));
         return;
       } catch (err) {
-        if (err instanceof UpstreamServerError || err instanceof ClientGoneError) return;
-        if (failed || !(err instanceof UpstreamConnectionError) || !err.retryable) throw err;
-        if (!canRetry(req)) throw err;
+        if (!(err instanceof UpstreamFailure)) throw err;
+        // The backend's answer (a 5xx) went to the client, or the client is gone.
+        if (err.meaning.status === 'answered') return;
+        if (err.kind === 'dispatch') {
+          logger.error({ msg: 'upstream request could not be dispatched', err: err.reason });
+        }
+        if (failed || !err.meaning.retry || !canRetry(req)) throw err;
         failed = target;
         firstError = err;
       }
@@ -94,35 +94,38 @@ export class UpstreamService {
     return this.balancer.pick(others.length > 0 ? others : healthy);
   }
 
+  /** One attempt; settles when the response head arrives, rejects with its failure. */
   private attempt(
     req: IncomingMessage,
     res: ServerResponse,
     target: UpstreamTarget,
-  ): Promise<CallOutcome> {
+  ): Promise<void> {
     const ctx = contextOf(req);
     if (ctx) ctx.target = target.label;
     const chunked =
       req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined;
-    return new Promise<CallOutcome>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       const call = new UpstreamCall(
         req,
         res,
         {
           service: this.name,
-          target,
+          basePath: target.basePath,
           timeoutMs: this.timeoutMs,
           chunkedBodyLimit: chunked ? this.options.bodyLimit : undefined,
           corsOwned: this.options.corsOwned,
         },
         (outcome) => {
-          if (outcome.status >= 500) {
-            reject(new UpstreamServerError(outcome.status));
-          } else resolve(outcome);
+          if (outcome.kind === 'answered') {
+            if (outcome.status < 500) return resolve();
+            // The client gets the 5xx unchanged; the breaker counts it.
+            return reject(new UpstreamFailure('server-error', this.name, String(outcome.status)));
+          }
+          if (outcome.failure.meaning.targetDown) target.health.markDown();
+          reject(outcome.failure);
         },
-        reject,
       );
-      attachCall(req, call);
-      void target.proxy(req, res, call.onDispatchFailure);
+      target.proxy(req, res, call);
     });
   }
 }

@@ -5,34 +5,19 @@ import { Agent as HttpsAgent } from 'node:https';
 import { createProxyMiddleware, type Plugin, type RequestHandler } from 'http-proxy-middleware';
 
 import { TargetHealth } from './target-health';
-import type { UpstreamCall } from './upstream-call';
 
 /** Idle upstream sockets close before common backends' keep-alive timeouts (Node's is 5 s). */
 export const UPSTREAM_IDLE_TIMEOUT_MS = 4000;
 
-const CALL = Symbol('upstream-call');
-type WithCall = IncomingMessage & { [CALL]?: UpstreamCall };
-
-export function attachCall(req: IncomingMessage, call: UpstreamCall): void {
-  (req as WithCall)[CALL] = call;
+/** What an upstream attempt listens to: http-proxy's events for its request. */
+export interface ProxyListener {
+  /** `proxyReq`: fires before the request line is written (the path can still be set). */
+  onDispatch(proxyReq: ClientRequest): void;
+  onResponse(proxyRes: IncomingMessage): void;
+  onError(err: NodeJS.ErrnoException): void;
+  /** http-proxy-middleware hands a synchronous failure to `next`. */
+  onDispatchFailure(err?: unknown): void;
 }
-
-function callOf(req: IncomingMessage): UpstreamCall | undefined {
-  return (req as WithCall)[CALL];
-}
-
-// One set of http-proxy listeners shared by every target; the call rides on the request.
-// `proxyReq` fires before the request line is written, so UpstreamCall.onDispatch can still
-// set the path http-proxy computed (url.parse + urlJoin) back to the gateway's own.
-const events: Plugin = (proxyServer) => {
-  proxyServer.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) =>
-    callOf(req)?.onDispatch(proxyReq),
-  );
-  proxyServer.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) =>
-    callOf(req)?.onResponse(proxyRes),
-  );
-  proxyServer.on('error', (err: Error, req: IncomingMessage) => callOf(req)?.onError(err));
-};
 
 /**
  * A backend address with its one keep-alive agent and its http-proxy-middleware instance,
@@ -44,8 +29,10 @@ export class UpstreamTarget {
   /** The URL's path without its final slash ('' for `/`): what every upstream path follows. */
   readonly basePath: string;
   readonly agent: HttpAgent;
-  readonly proxy: RequestHandler<IncomingMessage, ServerResponse>;
   readonly health: TargetHealth;
+  private readonly middleware: RequestHandler<IncomingMessage, ServerResponse>;
+  /** The attempt each request in flight belongs to: one listener per event dispatches. */
+  private readonly listeners = new WeakMap<IncomingMessage, ProxyListener>();
 
   constructor(
     readonly url: string,
@@ -64,7 +51,19 @@ export class UpstreamTarget {
       timeout: UPSTREAM_IDLE_TIMEOUT_MS,
     };
     this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
-    this.proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
+    const listeners = this.listeners;
+    const events: Plugin = (proxyServer) => {
+      proxyServer.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) =>
+        listeners.get(req)?.onDispatch(proxyReq),
+      );
+      proxyServer.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) =>
+        listeners.get(req)?.onResponse(proxyRes),
+      );
+      proxyServer.on('error', (err: Error, req: IncomingMessage) =>
+        listeners.get(req)?.onError(err),
+      );
+    };
+    this.middleware = createProxyMiddleware<IncomingMessage, ServerResponse>({
       target: url,
       agent: this.agent,
       changeOrigin: true,
@@ -72,6 +71,12 @@ export class UpstreamTarget {
       ejectPlugins: true,
       plugins: [events],
     });
+  }
+
+  /** Sends the request to this target; `listener` hears how it goes. */
+  proxy(req: IncomingMessage, res: ServerResponse, listener: ProxyListener): void {
+    this.listeners.set(req, listener);
+    void this.middleware(req, res, (err?: unknown) => listener.onDispatchFailure(err));
   }
 
   close(): void {
