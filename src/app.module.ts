@@ -1,19 +1,9 @@
-import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import type { DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
 
-import { GatewayAdminModule } from './admin/gateway-admin.module';
-import { AuthModule } from './auth/auth.module';
-import { OwnEndpointsGuard } from './auth/own-endpoints.guard';
-import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import type { ConfigSnapshot } from './config/config-loader';
 import type { Env } from './config/env-substitution';
-import { GatewayConfigModule } from './config/gateway-config.module';
-import { HealthModule } from './health/health.module';
-import { LoggingModule } from './logging/logging.module';
-import { MetricsModule } from './metrics/metrics.module';
-import { OAuthModule } from './oauth/oauth.module';
-import { RoutingModule } from './routing/routing.module';
+import { GatewayModule } from './gateway.module';
 
 export interface AppOptions {
   readonly snapshot: ConfigSnapshot;
@@ -21,25 +11,9 @@ export interface AppOptions {
   readonly logger: Logger;
 }
 
-@Module({})
-export class AppModule {
-  static forRoot(options: AppOptions): DynamicModule {
-    return {
-      module: AppModule,
-      imports: [
-        GatewayConfigModule.forRoot({ initial: options.snapshot, env: options.env }),
-        LoggingModule.forRoot(options.logger),
-        MetricsModule,
-        AuthModule,
-        OAuthModule,
-        RoutingModule,
-        HealthModule,
-        GatewayAdminModule,
-      ],
-      providers: [
-        { provide: APP_FILTER, useClass: AllExceptionsFilter },
-        { provide: APP_GUARD, useClass: OwnEndpointsGuard },
-      ],
-    };
-  }
-}
+/** What `npm start` runs: the gateway module on the config start-up already loaded. */
+export const AppModule = {
+  forRoot(options: AppOptions): DynamicModule {
+    return GatewayModule.forRoot(options);
+  },
+};

@@ -3,7 +3,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import type { INestApplication } from '@nestjs/common';
+import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
@@ -15,6 +15,7 @@ import { mapBodyErrors, OWN_BODY_LIMIT } from './common/body-errors';
 import type { ConfigSnapshot } from './config/config-loader';
 import type { Env } from './config/env-substitution';
 import { GatewayConfig } from './config/gateway-config';
+import { GATEWAY_PINO } from './logging/logging.constants';
 import { GatewayEntry } from './routing/gateway-entry';
 import { GatewayHttpAdapter } from './routing/gateway-server';
 import { ServerLifecycle } from './routing/server-lifecycle';
@@ -43,53 +44,78 @@ export function exitFlushed(logger: Pino, code: number): void {
   logger.flush(() => process.exit(code));
 }
 
+export interface BootstrapOptions {
+  readonly port: number;
+  readonly host?: string;
+  /** Drain and exit on SIGTERM / SIGINT (the process's gateway; not in-process tests). */
+  readonly handleSignals?: boolean;
+}
+
+/** Starts the gateway from the config start-up already loaded (`npm start`, the tests). */
 export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
-  const adapter = new GatewayHttpAdapter(o.snapshot.gateway.server);
-  const app = await NestFactory.create<NestExpressApplication>(
+  return bootstrapGateway(
     AppModule.forRoot({ snapshot: o.snapshot, env: o.env, logger: o.logger }),
-    adapter,
-    { bufferLogs: true, abortOnError: false, bodyParser: false },
+    { port: o.port, host: o.host, handleSignals: o.handleSignals },
   );
+}
+
+/**
+ * Starts an application module that imports GatewayModule.forRoot(...): the gateway's
+ * HTTP server, its request entry in front of Express, and the contract's shutdown.
+ */
+export async function bootstrapGateway(
+  module: Type<unknown> | DynamicModule,
+  o: BootstrapOptions,
+): Promise<RunningGateway> {
+  const adapter = new GatewayHttpAdapter();
+  const app = await NestFactory.create<NestExpressApplication>(module, adapter, {
+    bufferLogs: true,
+    abortOnError: false,
+    bodyParser: false,
+  });
+  const pino = app.get<Pino>(GATEWAY_PINO);
+  app.useLogger(app.get(Logger));
   // Own endpoints only (proxied calls never reach Express): bounded bodies, parser errors
   // as 400/413/415 (common/body-errors.ts), no X-Powered-By.
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: OWN_BODY_LIMIT });
   app.useBodyParser('urlencoded', { limit: OWN_BODY_LIMIT, extended: false });
   app.use(mapBodyErrors);
-  app.useLogger(app.get(Logger));
   setupOpenApi(app);
   await app.init();
   adapter.setRequestHandler(app.get(GatewayEntry).bind());
-  await app.listen(o.port, o.host);
+  const host = o.host ?? '0.0.0.0';
+  await app.listen(o.port, host);
   const server = app.getHttpServer();
   const port = (server.address() as AddressInfo).port;
   const lifecycle = app.get(ServerLifecycle);
   lifecycle.markReady();
-  o.logger.info({ port, host: o.host, revision: o.snapshot.revision }, 'gateway listening');
+  const revision = app.get(GatewayConfig).current.revision;
+  pino.info({ port, host, revision }, 'gateway listening');
 
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     stopping ??= (async () => {
       const config = app.get(GatewayConfig).current.gateway.server;
-      o.logger.info(
+      pino.info(
         { inFlight: lifecycle.requestsInFlight, shutdownTimeoutMs: config.shutdownTimeoutMs },
         'draining',
       );
       const cut = await lifecycle.drain(server, config.shutdownTimeoutMs);
-      if (cut > 0) o.logger.warn({ cut }, 'drain time ran out: requests cut');
+      if (cut > 0) pino.warn({ cut }, 'drain time ran out: requests cut');
       await app.close();
-      o.logger.info('gateway stopped');
+      pino.info('gateway stopped');
     })();
     return stopping;
   };
   if (o.handleSignals) {
     const onSignal = (signal: NodeJS.Signals) => {
-      o.logger.info({ signal }, 'shutdown signal received');
+      pino.info({ signal }, 'shutdown signal received');
       shutdown().then(
-        () => exitFlushed(o.logger, 0),
+        () => exitFlushed(pino, 0),
         (err: unknown) => {
-          o.logger.error({ err }, 'shutdown failed');
-          exitFlushed(o.logger, 1);
+          pino.error({ err }, 'shutdown failed');
+          exitFlushed(pino, 1);
         },
       );
     };

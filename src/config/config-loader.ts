@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 
 import { LineCounter, parseDocument } from 'yaml';
 
+import type { GatewayPlugin } from '../plugins/plugin-api';
 import { type CompiledPlugins, compilePlugins } from '../plugins/plugin-compiler';
 import { findRouteConflicts, RouteTable } from '../routing/route-table';
 import {
@@ -57,7 +58,15 @@ interface RawFile {
   readonly text: string;
 }
 
-export function loadConfig(dirArg: string, env: Env): LoadResult {
+/**
+ * `plugins`: the plugins an application registered besides the built-ins and the files
+ * of `plugins.files` (GatewayModule.forRoot({ plugins })).
+ */
+export function loadConfig(
+  dirArg: string,
+  env: Env,
+  plugins: readonly GatewayPlugin[] = [],
+): LoadResult {
   const dir = resolve(dirArg);
   const problems: string[] = [];
   const files = readFolder(dir, problems);
@@ -86,6 +95,7 @@ export function loadConfig(dirArg: string, env: Env): LoadResult {
     dir,
     bodyLimit: gateway.server.bodyLimit,
     files: gateway.plugins.files,
+    registered: plugins,
     global: gateway.plugins.global,
     services: services.map((s) => ({
       file: s.file,

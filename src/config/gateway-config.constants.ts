@@ -1,3 +1,4 @@
+import type { GatewayPlugin } from '../plugins/plugin-api';
 import type { ConfigSnapshot } from './config-loader';
 import type { Env } from './env-substitution';
 
@@ -6,4 +7,6 @@ export interface GatewayConfigOptions {
   readonly initial: ConfigSnapshot;
   /** Environment used for `${VAR}` substitution on reload. */
   readonly env: Env;
+  /** Plugins the application registered; every reload compiles with them too. */
+  readonly plugins?: readonly GatewayPlugin[];
 }

@@ -1,18 +1,16 @@
 import { Global, Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
 
 import { GatewayConfig } from './gateway-config';
 import { GatewayConfigModuleBase } from './gateway-config.module-definition';
-import { parseRuntimeEnv } from './runtime-env';
 
 /**
- * The ground floor: the validated environment (through @nestjs/config) and the current
- * snapshot of the config folder, with reload on SIGHUP or on request.
+ * The ground floor: the current snapshot of the config folder, with reload on SIGHUP or on
+ * request. (The runtime environment is parsed once by config/runtime-env.ts; nothing here
+ * writes to process.env, which matters when an application imports the gateway.)
  */
 @Global()
 @Module({
-  imports: [ConfigModule.forRoot({ ignoreEnvFile: true, validate: parseRuntimeEnv, cache: true })],
   providers: [GatewayConfig],
-  exports: [GatewayConfig, ConfigModule],
+  exports: [GatewayConfig],
 })
 export class GatewayConfigModule extends GatewayConfigModuleBase {}

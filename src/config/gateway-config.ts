@@ -64,7 +64,7 @@ export class GatewayConfig implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private tryReload(): ReloadResult {
-    const loaded = loadConfig(this.snapshot.dir, this.options.env);
+    const loaded = loadConfig(this.snapshot.dir, this.options.env, this.options.plugins);
     if (!loaded.ok) {
       this.logger.warn({
         msg: 'config reload rejected; the running configuration stays in force',

@@ -24,7 +24,7 @@ export const runtimeEnvSchema = z.object({
 
 export type RuntimeEnv = z.output<typeof runtimeEnvSchema>;
 
-/** Used with @nestjs/config's `validate`; throws one readable line per problem. */
+/** Parses the runtime environment; throws one readable line per problem. */
 export function parseRuntimeEnv(raw: Record<string, unknown>): RuntimeEnv {
   const r = runtimeEnvSchema.safeParse(raw);
   if (r.success) return r.data;

@@ -69,10 +69,12 @@ export interface GatewayPluginBase<P extends PluginPhase, H> {
   create(options: unknown, context: PluginContext): PluginInstance<H>;
 }
 
-export type GatewayPlugin =
-  | GatewayPluginBase<'access', CallHook>
-  | GatewayPluginBase<'request', CallHook>
-  | GatewayPluginBase<'response', ResponseHook>;
+/** A plugin of each phase: a class implements one of these (`implements RequestPlugin`). */
+export type AccessPlugin = GatewayPluginBase<'access', CallHook>;
+export type RequestPlugin = GatewayPluginBase<'request', CallHook>;
+export type ResponsePlugin = GatewayPluginBase<'response', ResponseHook>;
+
+export type GatewayPlugin = AccessPlugin | RequestPlugin | ResponsePlugin;
 
 /** What `create` may use beyond its options. */
 export interface PluginContext {

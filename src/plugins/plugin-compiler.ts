@@ -22,6 +22,8 @@ export interface PluginSources {
   readonly dir: string;
   readonly bodyLimit: number;
   readonly files: readonly string[];
+  /** Plugins the application registered (GatewayModule.forRoot({ plugins })). */
+  readonly registered?: readonly GatewayPlugin[];
   readonly global: readonly PluginRef[];
   readonly services: readonly {
     readonly file: string;
@@ -76,6 +78,18 @@ export type CompileResult =
 export function compilePlugins(src: PluginSources): CompileResult {
   const problems: string[] = [];
   const catalog = new Map<string, GatewayPlugin>(BUILTIN_PLUGINS.map((p) => [p.name, p]));
+  (src.registered ?? []).forEach((candidate, i) => {
+    const at = `plugin ${i + 1} registered by the application`;
+    const p = checkShape(candidate, at, problems);
+    if (!p) return;
+    if (catalog.has(p.name)) {
+      problems.push(
+        `${at}: plugin name "${p.name}" is ${BUILTIN_NAMES.has(p.name) ? 'a built-in name' : 'registered twice'}`,
+      );
+      return;
+    }
+    catalog.set(p.name, p);
+  });
   src.files.forEach((f, i) => {
     const p = loadPluginFile(resolve(src.dir, f), `gateway.yaml: plugins.files[${i}]`, problems);
     if (!p) return;
@@ -206,7 +220,12 @@ function loadPluginFile(path: string, at: string, problems: string[]): GatewayPl
     problems.push(`${at}: cannot read the file (paths are relative to the config folder)`);
     return undefined;
   }
-  const p = ((mod as { default?: unknown })?.default ?? mod) as Partial<GatewayPlugin> | undefined;
+  return checkShape((mod as { default?: unknown })?.default ?? mod, at, problems);
+}
+
+/** A plugin object as the API describes it, or problem lines saying why not. */
+function checkShape(candidate: unknown, at: string, problems: string[]): GatewayPlugin | undefined {
+  const p = candidate as Partial<GatewayPlugin> | undefined;
   if (!p || typeof p !== 'object') {
     problems.push(`${at}: must export { name, phase, optionsSchema, create }`);
     return undefined;

@@ -26,8 +26,13 @@ export class GatewayHttpAdapter extends ExpressAdapter {
     sendError(res, 503, 'starting', id, { Connection: 'close' });
   };
 
-  constructor(private readonly settings: ServerSettings) {
+  /** Settings given now (start-up) or by the gateway module once its config has loaded. */
+  constructor(private settings?: ServerSettings) {
     super();
+  }
+
+  configure(settings: ServerSettings): void {
+    this.settings ??= settings;
   }
 
   /** Installs the request listener (GatewayEntry.handle). */
@@ -37,6 +42,7 @@ export class GatewayHttpAdapter extends ExpressAdapter {
 
   override initHttpServer(): void {
     const s = this.settings;
+    if (!s) throw new Error('GatewayHttpAdapter: no server settings (import GatewayModule)');
     const server = createServer(
       {
         // Node counts the request line with the headers: give the parser both limits; the
