@@ -38,7 +38,10 @@ export class ApiKeyStrategy
     super();
     this.table = build(config.current);
     this.unsubscribe = config.onChange((next) => {
-      this.table = build(next);
+      const table = build(next);
+      return () => {
+        this.table = table;
+      };
     });
   }
 

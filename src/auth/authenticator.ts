@@ -57,7 +57,7 @@ export class Authenticator implements OnModuleDestroy {
     private readonly metrics: GatewayMetrics,
     private readonly revocations: RevocationStore,
   ) {
-    this.unsubscribe = config.onChange(() => this.verified.clear());
+    this.unsubscribe = config.onChange(() => () => this.verified.clear());
   }
 
   onModuleDestroy(): void {

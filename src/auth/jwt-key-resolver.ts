@@ -39,7 +39,10 @@ export class JwtKeyResolver implements OnModuleDestroy {
   ) {
     this.keys = this.build(config.current);
     this.unsubscribe = config.onChange((next) => {
-      this.keys = this.build(next);
+      const keys = this.build(next);
+      return () => {
+        this.keys = keys;
+      };
     });
   }
 

@@ -14,7 +14,15 @@ export type ReloadResult =
   | { readonly ok: true; readonly revision: string; readonly changed: readonly string[] }
   | { readonly ok: false; readonly problems: readonly string[] };
 
-export type ConfigListener = (next: ConfigSnapshot, previous: ConfigSnapshot) => void;
+/**
+ * A reload's first phase: build everything derived from `next` without touching what calls
+ * in flight use, and return the commit (plain assignments that cannot fail). A listener
+ * that throws rejects the reload and nothing changes.
+ */
+export type ConfigListener = (
+  next: ConfigSnapshot,
+  previous: ConfigSnapshot,
+) => (() => void) | undefined;
 export type ReloadListener = (result: ReloadResult) => void;
 
 /**
@@ -45,7 +53,7 @@ export class GatewayConfig implements OnApplicationBootstrap, OnApplicationShutd
     return this.snapshot;
   }
 
-  /** Called after each applied reload, in registration order; returns an unsubscribe. */
+  /** Called on each reload in registration order (see ConfigListener); returns an unsubscribe. */
   onChange(listener: ConfigListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -75,9 +83,25 @@ export class GatewayConfig implements OnApplicationBootstrap, OnApplicationShutd
     const previous = this.snapshot;
     const next = loaded.snapshot;
     const changed = changedFiles(previous, next);
+    // Build everything first; swap only once all of it was built.
+    const commits: (() => void)[] = [];
+    try {
+      for (const l of this.listeners) {
+        const commit = l(next, previous);
+        if (commit) commits.push(commit);
+      }
+    } catch (err) {
+      void next.plugins.close(this.pluginCloseFailed);
+      const problem = `(reload): ${(err as Error)?.message ?? String(err)}`;
+      this.logger.warn({
+        msg: 'config reload rejected; the running configuration stays in force',
+        problems: [problem],
+      });
+      return { ok: false, problems: [problem] };
+    }
     this.snapshot = next;
+    for (const c of commits) c();
     for (const w of next.warnings) this.logger.warn(w);
-    for (const l of this.listeners) l(next, previous);
     // Calls that started on the old snapshot may still run its hooks; plugins must cope
     // with a hook called after close() (the built-ins hold nothing to close).
     void previous.plugins.close(this.pluginCloseFailed);

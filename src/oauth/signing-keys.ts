@@ -40,7 +40,10 @@ export class GatewaySigningKeys implements OnModuleDestroy {
   constructor(config: GatewayConfig) {
     this.keys = this.build(config.current);
     this.unsubscribe = config.onChange((next) => {
-      this.keys = this.build(next);
+      const keys = this.build(next);
+      return () => {
+        this.keys = keys;
+      };
     });
   }
 

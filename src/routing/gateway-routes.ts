@@ -74,10 +74,14 @@ export class GatewayRoutes implements OnModuleDestroy {
   private readonly unsubscribe: () => void;
 
   constructor(config: GatewayConfig, registry: ServiceRegistry) {
-    const build = (s: ConfigSnapshot) => new RoutingState(s, registry.build(s));
-    this.state = build(config.current);
+    this.state = new RoutingState(config.current, registry.build(config.current));
     this.unsubscribe = config.onChange((next) => {
-      this.state = build(next);
+      const upstreams = registry.prepare(next);
+      const state = new RoutingState(next, upstreams.services);
+      return () => {
+        upstreams.commit();
+        this.state = state;
+      };
     });
   }
 

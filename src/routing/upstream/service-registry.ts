@@ -27,21 +27,28 @@ export class ServiceRegistry implements OnApplicationShutdown {
     });
   }
 
-  /** Builds the services of a snapshot; the previous ones stay valid for calls in flight. */
-  build(snapshot: ConfigSnapshot): ReadonlyMap<string, UpstreamService> {
+  /**
+   * Builds the services of a snapshot without changing what calls in flight use: new
+   * targets and breakers are made, shared ones reused. `commit` then releases what the
+   * snapshot dropped and restarts the health checks.
+   */
+  prepare(snapshot: ConfigSnapshot): {
+    readonly services: ReadonlyMap<string, UpstreamService>;
+    commit(): void;
+  } {
     const nextTargets = new Map<string, UpstreamTarget>();
     const nextBreakers = new Map<string, ServiceBreaker>();
     const next = new Map<string, UpstreamService>();
+    const created: [UpstreamTarget, string][] = [];
     const g = snapshot.gateway;
     for (const { settings } of snapshot.services) {
       const targets = settings.targets.map((t) => {
         const key = `${settings.name}\n${t.url}\n${t.weight}`;
-        let target = this.targets.get(key);
+        let target = this.targets.get(key) ?? nextTargets.get(key);
         if (!target) {
           target = new UpstreamTarget(t.url, t.weight);
-          this.watch(target, settings.name);
+          created.push([target, settings.name]);
         }
-        target.health.configure(settings.healthCheck);
         nextTargets.set(key, target);
         return target;
       });
@@ -56,26 +63,44 @@ export class ServiceRegistry implements OnApplicationShutdown {
         }),
       );
     }
-    for (const [name, b] of this.breakers) {
-      if (nextBreakers.get(name) === b) continue;
-      b.close();
-      if (!nextBreakers.has(name)) this.metrics.forgetService(name);
-    }
-    for (const [key, t] of this.targets) {
-      if (nextTargets.has(key)) continue;
-      const [service] = key.split('\n');
-      const stillThere = [...nextTargets].some(
-        ([k, n]) => n.label === t.label && k.startsWith(`${service}\n`),
-      );
-      if (!stillThere) this.metrics.forgetTarget(service, t.label);
-    }
-    // Targets no longer configured: their idle sockets close on the agent's idle timeout;
-    // calls still in flight on them finish normally.
-    this.targets = nextTargets;
-    this.breakers = nextBreakers;
-    this.services = next;
-    this.restartChecks(next);
-    return next;
+    const commit = () => {
+      for (const [target, service] of created) this.watch(target, service);
+      for (const { settings } of snapshot.services) {
+        for (const t of next.get(settings.name)?.targets ?? []) {
+          t.health.configure(settings.healthCheck);
+        }
+      }
+      for (const [name, b] of nextBreakers) {
+        if (this.breakers.get(name) !== b) this.watchBreaker(name, b);
+      }
+      for (const [name, b] of this.breakers) {
+        if (nextBreakers.get(name) === b) continue;
+        b.close();
+        if (!nextBreakers.has(name)) this.metrics.forgetService(name);
+      }
+      for (const [key, t] of this.targets) {
+        if (nextTargets.has(key)) continue;
+        const [service] = key.split('\n');
+        const stillThere = [...nextTargets].some(
+          ([k, n]) => n.label === t.label && k.startsWith(`${service}\n`),
+        );
+        if (!stillThere) this.metrics.forgetTarget(service, t.label);
+      }
+      // Targets no longer configured: their idle sockets close on the agent's idle timeout;
+      // calls still in flight on them finish normally.
+      this.targets = nextTargets;
+      this.breakers = nextBreakers;
+      this.services = next;
+      this.restartChecks(next);
+    };
+    return { services: next, commit };
+  }
+
+  /** Builds and commits at once (start-up). */
+  build(snapshot: ConfigSnapshot): ReadonlyMap<string, UpstreamService> {
+    const prepared = this.prepare(snapshot);
+    prepared.commit();
+    return prepared.services;
   }
 
   get(name: string): UpstreamService | undefined {
@@ -95,12 +120,12 @@ export class ServiceRegistry implements OnApplicationShutdown {
   private breakerFor(settings: ServiceSettings): ServiceBreaker {
     const existing = this.breakers.get(settings.name);
     if (existing && sameSettings(existing.settings, settings.circuitBreaker)) return existing;
-    const b = new ServiceBreaker(settings.name, settings.circuitBreaker, isNeutralFailure);
-    this.metrics.breakerState(settings.name, BREAKER_STATE_VALUE.closed);
-    b.onStateChange((state) =>
-      this.metrics.breakerState(settings.name, BREAKER_STATE_VALUE[state]),
-    );
-    return b;
+    return new ServiceBreaker(settings.name, settings.circuitBreaker, isNeutralFailure);
+  }
+
+  private watchBreaker(name: string, b: ServiceBreaker): void {
+    this.metrics.breakerState(name, BREAKER_STATE_VALUE[b.state]);
+    b.onStateChange((state) => this.metrics.breakerState(name, BREAKER_STATE_VALUE[state]));
   }
 
   private watch(target: UpstreamTarget, service: string): void {
