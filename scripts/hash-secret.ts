@@ -13,7 +13,15 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  process.stdout.write(`${await argon2.hash(secret, { type: argon2.argon2id })}\n`);
+  process.stdout.write(`${phcOrder(await argon2.hash(secret, { type: argon2.argon2id }))}\n`);
 }
 
-void main();
+/**
+ * The argon2 package writes the parameters as `m=…,p=…,t=…`; the PHC string format (and
+ * libargon2-based verifiers such as PHP's and argon2-cffi) want `m=…,t=…,p=…`.
+ */
+export function phcOrder(hash: string): string {
+  return hash.replace(/\$m=(\d+),p=(\d+),t=(\d+)\$/, '$$m=$1,t=$3,p=$2$$');
+}
+
+if (require.main === module) void main();

@@ -222,6 +222,8 @@ describe('CLI scripts (e2e)', () => {
       expect(out[1]).toBe('');
       const phc = out[0];
       expect(phc).toMatch(ARGON2ID_PHC);
+      // The PHC order m, t, p (libargon2-based verifiers require it); argon2 0.45 writes m, p, t.
+      expect(phc).toMatch(/^\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$/);
       expect(phc).not.toContain('s3cret');
       await expect(argon2.verify(phc, 's3cret')).resolves.toBe(true);
       await expect(argon2.verify(phc, 's3cret\n')).resolves.toBe(false);

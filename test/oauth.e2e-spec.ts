@@ -22,7 +22,9 @@ const OPS_SECRET = 'ops-secret-4b3a29';
 const TTL = 600;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
-const NO_RATE_LIMIT = 'rateLimit:\n  enabled: false\n';
+// These tests fail client authentication on purpose, many times from one address.
+const NO_RATE_LIMIT =
+  'rateLimit:\n  enabled: false\n  clientAuthFailures: { limit: 0, windowSeconds: 60 }\n';
 const revokedChallenge =
   'Bearer realm="api-gateway", error="invalid_token", error_description="the token has been revoked"';
 

@@ -1,5 +1,6 @@
 import jwt from 'jsonwebtoken';
 
+import { RateLimiter } from '../src/rate-limit/rate-limiter';
 import { startBackend, type TestBackend } from './support/backend';
 import { basicAuth } from './support/keys';
 import {
@@ -445,38 +446,35 @@ describe('Rate limits, memory store (e2e)', () => {
         expect(other.headers['x-ratelimit-remaining']).toBe('2');
       });
 
-      it('counts failed client authentications', async () => {
+      it('never counts failed authentications against the client whose id was presented', async () => {
         const wrong = [
           await basic('gamma', 'wrong'),
           await tokenCall(gw, form('gamma', 'also-wrong')),
           await basic('gamma', 'wrong-again'),
+          await basic('gamma', 'and-again'),
         ];
         for (const r of wrong) {
           expect(r.status).toBe(401);
           expect(JSON.parse(r.body)).toMatchObject({ error: 'invalid_client' });
+          expect(r.headers['ratelimit-policy']).toBeUndefined();
         }
-        expectRefused(await basic('gamma', 'gamma-secret'), 3);
-
-        const nobody = [
-          await tokenCall(gw, form('nobody', 'x')),
-          await tokenCall(gw, form('nobody', 'x')),
-          await tokenCall(gw, form('nobody', 'x')),
-          await tokenCall(gw, form('nobody', 'x')),
-        ];
-        expect(statuses(nobody)).toEqual([401, 401, 401, 429]);
-        expectRefused(nobody[3], 3);
+        // Four failures and still the client's full token budget.
+        const ok = await basic('gamma', 'gamma-secret');
+        expect(ok.status).toBe(200);
+        expect(ok.headers['x-ratelimit-remaining']).toBe('2');
       });
 
-      it('keys a call without a client_id by the client IP', async () => {
-        const anonymous = [
-          await tokenCall(gw, { grant_type: 'client_credentials' }),
-          await tokenCall(gw, { grant_type: 'client_credentials' }),
-          await tokenCall(gw, { grant_type: 'client_credentials' }),
-          await tokenCall(gw, { grant_type: 'client_credentials' }),
-        ];
-        expect(statuses(anonymous)).toEqual([401, 401, 401, 429]);
-        expectRefused(anonymous[3], 3);
-        // A presented client_id is a different key than the IP.
+      it('keeps no token-limit state for ids that are not registered', async () => {
+        const limiter = gw.app.get(RateLimiter);
+        const before = limiter.memory.size;
+        for (let i = 0; i < 5; i++) {
+          const r = await tokenCall(gw, form(`nobody-${i}`, 'x'));
+          expect(r.status).toBe(401);
+        }
+        const anonymous = await tokenCall(gw, { grant_type: 'client_credentials' });
+        expect(anonymous.status).toBe(401);
+        // One key at most: this address's client_auth failures.
+        expect(limiter.memory.size - before).toBeLessThanOrEqual(1);
         const acme = await basic('acme', 'acme-secret');
         expect(acme.status).toBe(200);
         expect(acme.headers['x-ratelimit-remaining']).toBe('2');

@@ -319,6 +319,7 @@ export type ServerSettings = GatewaySettings['server'];
 export type CorsSettings = NonNullable<GatewaySettings['cors']>;
 export type AuthSettings = GatewaySettings['auth'];
 export type OAuthSettings = GatewaySettings['oauth'];
+export type OAuthClientSettings = OAuthSettings['clients'][number];
 export type RateLimitSettings = GatewaySettings['rateLimit'];
 export type ServiceSettings = z.output<typeof serviceFileSchema>;
 export type RouteSettings = ServiceSettings['routes'][number];

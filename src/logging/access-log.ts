@@ -4,6 +4,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 
 import type { RequestContext } from '../common/request-context';
+import { clip } from './audit-log';
 import { GATEWAY_PINO } from './logging.constants';
 
 const QUIET = new Set(['/health', '/ready', '/metrics']);
@@ -48,5 +49,7 @@ function pathOf(req: IncomingMessage): string | undefined {
   const url = req.url ?? '';
   const q = url.indexOf('?');
   const p = q === -1 ? url : url.slice(0, q);
-  return /^\/(health|ready|metrics|oauth|\.well-known|api\/gateway)(\/|$)/.test(p) ? p : undefined;
+  return /^\/(health|ready|metrics|oauth|\.well-known|api\/gateway)(\/|$)/.test(p)
+    ? clip(p)
+    : undefined;
 }

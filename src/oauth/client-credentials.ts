@@ -31,16 +31,23 @@ function formDecode(s: string): string {
   return decodeURIComponent(s.replace(/\+/g, ' '));
 }
 
-/**
- * The client's credentials, by HTTP Basic or by form fields (never both). The client_id
- * presented is returned even when the secret is missing, so limits can key on it.
- */
-export function presentedClientId(headers: IncomingHttpHeaders, form: Record<string, string>) {
-  const basic = parseBasic(headers.authorization);
-  return basic?.clientId ?? form.client_id;
-}
+/** Longest client_id or client_secret read (contract): longer is 400, before any check. */
+export const MAX_CREDENTIAL_LENGTH = 256;
 
 export function presentedClient(
+  headers: IncomingHttpHeaders,
+  form: Record<string, string>,
+): PresentedClient {
+  const tooLong = (v: string | undefined) => v !== undefined && v.length > MAX_CREDENTIAL_LENGTH;
+  const refuse = () =>
+    invalidRequest(`client_id and client_secret are at most ${MAX_CREDENTIAL_LENGTH} characters`);
+  if (tooLong(form.client_id) || tooLong(form.client_secret)) throw refuse();
+  const p = presentedClientUnchecked(headers, form);
+  if (tooLong(p.clientId) || tooLong(p.secret)) throw refuse();
+  return p;
+}
+
+function presentedClientUnchecked(
   headers: IncomingHttpHeaders,
   form: Record<string, string>,
 ): PresentedClient {

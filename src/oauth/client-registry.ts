@@ -1,10 +1,12 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 import { Injectable } from '@nestjs/common';
-import argon2 from 'argon2';
-import bcrypt from 'bcryptjs';
+import type * as Argon2Module from 'argon2';
+import type * as BcryptModule from 'bcryptjs';
 
+import type { OAuthClientSettings } from '../config/config.schema';
 import { GatewayConfig } from '../config/gateway-config';
+import { HashQueue } from './hash-queue';
 
 export interface OAuthClient {
   readonly clientId: string;
@@ -20,13 +22,36 @@ export abstract class ClientRegistry {
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
-/** Clients from gateway.yaml `oauth.clients`; plain secrets compared in constant time. */
+/** How long a verified hashed secret is remembered (contract: 5 min). */
+export const VERIFIED_SECRET_TTL_MS = 5 * 60_000;
+/** Hash checks at once: below libuv's 4 threads, which DNS lookups share. */
+export const HASHING_CONCURRENCY = 2;
+
+interface Verified {
+  readonly mac: Buffer;
+  /** The client's settings the secret was verified against: a reload that changes them drops it. */
+  readonly fingerprint: string;
+  readonly until: number;
+}
+
+/**
+ * Clients from gateway.yaml `oauth.clients`. Plain secrets are compared in constant time.
+ * Hashed ones (argon2id, bcrypt) are checked at most HASHING_CONCURRENCY at a time, and a
+ * verified secret is remembered for 5 minutes as an HMAC under a per-process key (never
+ * the secret), so a flood of wrong secrets cannot hold up a client that has authenticated.
+ * Unknown ids cost what a known one costs (a decoy hash through the same queue).
+ */
 @Injectable()
 export class ConfigClientRegistry extends ClientRegistry {
   // A fixed hash to verify against for unknown ids, so they take as long as known ones.
   private static readonly decoy = digest('decoy');
   /** Decoy hashes made with the configured hashes' own parameters, once each. */
   private readonly decoyHashes = new Map<string, Promise<string>>();
+  private readonly macKey = randomBytes(32);
+  /** One entry per registered client at most: bounded by the config. */
+  private readonly verified = new Map<string, Verified>();
+  private readonly fingerprints = new WeakMap<object, string>();
+  private readonly hashing = new HashQueue(HASHING_CONCURRENCY);
 
   constructor(private readonly config: GatewayConfig) {
     super();
@@ -39,15 +64,42 @@ export class ConfigClientRegistry extends ClientRegistry {
       // Unknown ids cost what a known one costs: with hashed secrets configured, a hash check
       // of the same kind and parameters; otherwise one digest comparison.
       const hashed = clients.find((c) => c.secretHash !== undefined)?.secretHash;
-      if (hashed) await verifyHash(await this.decoyFor(hashed), secret);
-      else timingSafeEqual(digest(secret), ConfigClientRegistry.decoy);
+      if (hashed) {
+        const decoy = await this.decoyFor(hashed);
+        await this.hashing.run(() => verifyHash(decoy, secret));
+      } else timingSafeEqual(digest(secret), ConfigClientRegistry.decoy);
       return undefined;
     }
     const ok =
       entry.secretHash !== undefined
-        ? await verifyHash(entry.secretHash, secret)
+        ? await this.verifyHashed(entry, secret)
         : timingSafeEqual(digest(secret), digest(entry.clientSecret ?? ''));
     return ok ? { clientId: entry.clientId, scopes: entry.scopes, roles: entry.roles } : undefined;
+  }
+
+  private async verifyHashed(entry: OAuthClientSettings, secret: string): Promise<boolean> {
+    const hash = entry.secretHash as string;
+    const mac = createHmac('sha256', this.macKey).update(secret, 'utf8').digest();
+    const fingerprint = this.fingerprintOf(entry);
+    const known = this.verified.get(entry.clientId);
+    const now = Date.now();
+    if (known && known.until > now && known.fingerprint === fingerprint) {
+      if (timingSafeEqual(known.mac, mac)) return true;
+    }
+    const ok = await this.hashing.run(() => verifyHash(hash, secret));
+    if (ok) {
+      this.verified.set(entry.clientId, { mac, fingerprint, until: now + VERIFIED_SECRET_TTL_MS });
+    }
+    return ok;
+  }
+
+  private fingerprintOf(entry: OAuthClientSettings): string {
+    let f = this.fingerprints.get(entry);
+    if (f === undefined) {
+      f = JSON.stringify([entry.secretHash, entry.scopes, entry.roles]);
+      this.fingerprints.set(entry, f);
+    }
+    return f;
   }
 
   private decoyFor(model: string): Promise<string> {
@@ -57,19 +109,33 @@ export class ConfigClientRegistry extends ClientRegistry {
       : model.slice(0, 7);
     let decoy = this.decoyHashes.get(params);
     if (!decoy) {
-      decoy = model.startsWith('$argon2')
-        ? argon2Decoy(params)
-        : bcrypt.hash('decoy', Number(model.slice(4, 6)));
+      decoy = this.hashing.run(() =>
+        model.startsWith('$argon2')
+          ? argon2Decoy(params)
+          : bcrypt().hash('decoy', Number(model.slice(4, 6))),
+      );
       this.decoyHashes.set(params, decoy);
     }
     return decoy;
   }
 }
 
+// Loaded on first use: a gateway without hashed secrets never loads the native argon2.
+type Argon2 = typeof Argon2Module;
+type Bcrypt = typeof BcryptModule;
+let argon2Module: Argon2 | undefined;
+let bcryptModule: Bcrypt | undefined;
+/* eslint-disable @typescript-eslint/no-require-imports -- lazy loading, see above */
+const argon2 = (): Argon2 => (argon2Module ??= require('argon2') as Argon2);
+const bcrypt = (): Bcrypt => (bcryptModule ??= require('bcryptjs') as Bcrypt);
+/* eslint-enable @typescript-eslint/no-require-imports */
+
 function verifyHash(hash: string, secret: string): Promise<boolean> {
   return hash.startsWith('$argon2')
-    ? argon2.verify(hash, secret).catch(() => false)
-    : bcrypt.compare(secret, hash);
+    ? argon2()
+        .verify(hash, secret)
+        .catch(() => false)
+    : bcrypt().compare(secret, hash);
 }
 
 /** An argon2id hash with the same m, t and p as the configured one. */
@@ -78,8 +144,9 @@ function argon2Decoy(params: string): Promise<string> {
     const m = new RegExp(`${k}=(\\d+)`).exec(params);
     return m ? Number(m[1]) : fallback;
   };
-  return argon2.hash('decoy', {
-    type: argon2.argon2id,
+  const a = argon2();
+  return a.hash('decoy', {
+    type: a.argon2id,
     memoryCost: get('m', 65536),
     timeCost: get('t', 3),
     parallelism: get('p', 4),

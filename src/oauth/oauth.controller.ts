@@ -1,13 +1,6 @@
-import {
-  Controller,
-  Get,
-  Header,
-  HttpCode,
-  Post,
-  Req,
-  UseFilters,
-  UseGuards,
-} from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+
+import { Controller, Get, Header, HttpCode, Post, Req, Res, UseFilters } from '@nestjs/common';
 
 import { Public } from '../auth/public.decorator';
 import type { GatewayRequest } from '../common/request-context';
@@ -15,16 +8,17 @@ import { type CallerFacts, type Introspection, OAuthService } from './oauth.serv
 import { OAuthErrorFilter } from './oauth-error.filter';
 import { GatewaySigningKeys } from './signing-keys';
 import type { IssuedToken } from './token.service';
-import { TokenLimitGuard } from './token-limit.guard';
 
 type FormRequest = GatewayRequest & { body?: unknown };
 
-function facts(req: FormRequest): CallerFacts {
+function facts(req: FormRequest, res: ServerResponse): CallerFacts {
   return {
     headers: req.headers,
     body: req.body,
     requestId: req.gateway.id,
     clientIp: req.gateway.clientIp,
+    ctx: req.gateway,
+    res,
   };
 }
 
@@ -39,25 +33,37 @@ export class OAuthController {
   ) {}
 
   @Post('oauth/token')
-  @UseGuards(TokenLimitGuard)
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
   @Header('Pragma', 'no-cache')
-  token(@Req() req: FormRequest): Promise<IssuedToken> {
-    return this.oauth.token(facts(req));
+  token(
+    @Req() req: FormRequest,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<IssuedToken> {
+    // The label of this endpoint's limit violations and access-log lines.
+    req.gateway.routeLabel = '/oauth/token';
+    return this.oauth.token(facts(req, res));
   }
 
   @Post('oauth/revoke')
   @HttpCode(200)
-  async revoke(@Req() req: FormRequest): Promise<void> {
-    await this.oauth.revoke(facts(req));
+  async revoke(
+    @Req() req: FormRequest,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<void> {
+    req.gateway.routeLabel = '/oauth/revoke';
+    await this.oauth.revoke(facts(req, res));
   }
 
   @Post('oauth/introspect')
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
-  introspect(@Req() req: FormRequest): Promise<Introspection> {
-    return this.oauth.introspect(facts(req));
+  introspect(
+    @Req() req: FormRequest,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<Introspection> {
+    req.gateway.routeLabel = '/oauth/introspect';
+    return this.oauth.introspect(facts(req, res));
   }
 
   @Get('.well-known/jwks.json')

@@ -2,13 +2,13 @@ import { Module } from '@nestjs/common';
 
 import { WindowStoreModule } from '../rate-limit/window-store.module';
 import { RedisModule } from '../redis/redis.module';
+import { ClientAuthLimits } from './client-auth-limits';
 import { ClientRegistry, ConfigClientRegistry } from './client-registry';
 import { OAuthController } from './oauth.controller';
 import { OAuthService } from './oauth.service';
 import { RevocationStore } from './revocation.store';
 import { GatewaySigningKeys } from './signing-keys';
 import { TokenService } from './token.service';
-import { TokenLimitGuard } from './token-limit.guard';
 
 /** /oauth/token, revoke, introspect and the JWKS; the signing keys and revocations. */
 @Module({
@@ -20,7 +20,7 @@ import { TokenLimitGuard } from './token-limit.guard';
     RevocationStore,
     TokenService,
     OAuthService,
-    TokenLimitGuard,
+    ClientAuthLimits,
   ],
   exports: [GatewaySigningKeys, RevocationStore, TokenService],
 })

@@ -1,10 +1,12 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 
 import { Injectable } from '@nestjs/common';
 
+import type { RequestContext } from '../common/request-context';
 import { GatewayConfig } from '../config/gateway-config';
 import { AuditLog } from '../logging/audit-log';
-import { formFields, presentedClient } from './client-credentials';
+import { ClientAuthLimits } from './client-auth-limits';
+import { formFields, MAX_CREDENTIAL_LENGTH, presentedClient } from './client-credentials';
 import { ClientRegistry, type OAuthClient } from './client-registry';
 import { invalidRequest, OAuthError } from './oauth-error';
 import { RevocationStore } from './revocation.store';
@@ -15,6 +17,8 @@ export interface CallerFacts {
   readonly body: unknown;
   readonly requestId: string;
   readonly clientIp: string;
+  readonly ctx: RequestContext;
+  readonly res: ServerResponse;
 }
 
 export type Introspection =
@@ -40,6 +44,7 @@ export class OAuthService {
     private readonly revocations: RevocationStore,
     private readonly audit: AuditLog,
     private readonly config: GatewayConfig,
+    private readonly limits: ClientAuthLimits,
   ) {}
 
   async token(c: CallerFacts): Promise<IssuedToken> {
@@ -51,6 +56,8 @@ export class OAuthService {
         throw new OAuthError(400, 'unsupported_grant_type', 'only client_credentials is supported');
       }
       const scopes = requestedScopes(form.scope, client);
+      // rateLimit.tokenEndpoint: this client's issued tokens, nothing for anyone else.
+      await this.limits.countIssue(client.clientId, c.ctx, c.res);
       const issued = this.tokens.issue(client, scopes);
       this.audit.record('token issued', c, { clientId: client.clientId, scope: issued.scope });
       return issued;
@@ -101,19 +108,31 @@ export class OAuthService {
     };
   }
 
+  /**
+   * Client authentication for the three endpoints: an address past
+   * `rateLimit.clientAuthFailures` is refused (429) before anything is read or hashed, and
+   * every invalid_client answer counts against the address, never against the client.
+   */
   private async authenticate(c: CallerFacts, form: Record<string, string>): Promise<OAuthClient> {
-    const presented = presentedClient(c.headers, form);
-    const client = await this.clients.authenticate(presented.clientId, presented.secret);
-    if (client) return client;
-    this.audit.record('client authentication failed', c, { clientId: presented.clientId });
-    throw new OAuthError(
-      401,
-      'invalid_client',
-      'client authentication failed',
-      presented.method === 'client_secret_basic'
-        ? { 'WWW-Authenticate': 'Basic realm="api-gateway"' }
-        : {},
-    );
+    await this.limits.assertMayAuthenticate(c.ctx, c.res);
+    try {
+      const presented = presentedClient(c.headers, form);
+      const client = await this.clients.authenticate(presented.clientId, presented.secret);
+      if (client) return client;
+      this.audit.record('client authentication failed', c, { clientId: presented.clientId });
+      throw new OAuthError(
+        401,
+        'invalid_client',
+        'client authentication failed',
+        presented.method === 'client_secret_basic'
+          ? { 'WWW-Authenticate': 'Basic realm="api-gateway"' }
+          : {},
+      );
+    } catch (e) {
+      if (e instanceof OAuthError && e.error === 'invalid_client')
+        await this.limits.recordFailure(c.ctx);
+      throw e;
+    }
   }
 }
 
@@ -133,5 +152,8 @@ function requestedScopes(scope: string | undefined, client: OAuthClient): readon
 
 /** The client_id as presented, for the audit line (a form field, never the secret). */
 function safeId(form: Record<string, string>): string | undefined {
-  return form.client_id;
+  const id = form.client_id;
+  return id !== undefined && id.length > MAX_CREDENTIAL_LENGTH
+    ? id.slice(0, MAX_CREDENTIAL_LENGTH)
+    : id;
 }

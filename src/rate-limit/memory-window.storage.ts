@@ -34,10 +34,15 @@ export class MemoryWindowStorage extends SlidingWindowStorage implements OnModul
     return this.entries.size;
   }
 
-  consume(rules: readonly WindowRule[]): Promise<WindowDecision[]> {
+  consume(rules: readonly WindowRule[], count = true): Promise<WindowDecision[]> {
     const now = this.clock();
     const rolled = rules.map((r) => roll(this.entries.get(r.key), now, r.windowMs));
-    const allowed = rules.every((r, i) => fits(rolled[i], r.limit, now, r.windowMs));
+    const fitting = rules.every((r, i) => fits(rolled[i], r.limit, now, r.windowMs));
+    if (!count) {
+      // A look only: nothing stored, not even for a key that is new.
+      return Promise.resolve(rules.map((r, i) => describe(rolled[i], r, now, false, fitting)));
+    }
+    const allowed = fitting;
     return Promise.resolve(
       rules.map((r, i) => {
         let c = rolled[i];

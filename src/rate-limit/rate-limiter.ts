@@ -15,7 +15,7 @@ import type { WindowDecision, WindowRule } from './sliding-window';
 import { CurrentWindowStorage, type SlidingWindowStorage } from './sliding-window.storage';
 
 /** Names of the rules, as in `RateLimit-Policy` and the violations metric's `tier` label. */
-export type RuleName = 'public' | 'authenticated' | 'admin' | 'route' | 'token';
+export type RuleName = 'public' | 'authenticated' | 'admin' | 'route' | 'token' | 'client_auth';
 
 export interface AppliedRule extends WindowRule {
   readonly name: RuleName;
@@ -75,15 +75,20 @@ export class RateLimiter implements OnModuleDestroy {
     return `${this.settings.redisKeyPrefix}rl:${name}:${tracker}`;
   }
 
+  /**
+   * Counts the call on every rule (when all allow it) and refuses with 429 when one does
+   * not. `count: false` only checks: the call is refused if one more would not fit.
+   */
   async check(
     rules: readonly AppliedRule[],
     ctx: RequestContext,
     res: ServerResponse,
+    count = true,
   ): Promise<void> {
     const store = this.store;
     let decisions: WindowDecision[];
     try {
-      decisions = await store.consume(rules);
+      decisions = await store.consume(rules, count);
       if (this.outage) {
         this.outage = false;
         this.logger.log({ msg: 'rate-limit store reachable again', store: store.kind });
@@ -104,7 +109,8 @@ export class RateLimiter implements OnModuleDestroy {
       if (deny) throw new GatewayException(503, 'rate-limit store unavailable');
       return;
     }
-    writeHeaders(res, rules, decisions);
+    // A look only (count false) says nothing worth a header unless it refuses.
+    if (count || !decisions[0]?.allowed) writeHeaders(res, rules, decisions);
     if (decisions[0]?.allowed) return;
     let retryAfter = 1;
     rules.forEach((r, i) => {
@@ -114,6 +120,17 @@ export class RateLimiter implements OnModuleDestroy {
       this.refused.inc({ tier: r.name, route: ctx.routeLabel });
     });
     throw new GatewayException(429, 'rate limit exceeded', { 'Retry-After': retryAfter });
+  }
+
+  /** Counts one event on `rule` (a failed client authentication), never refusing. */
+  async record(rule: AppliedRule): Promise<void> {
+    const store = this.store;
+    try {
+      await store.consume([rule]);
+    } catch {
+      // check() reports outages; a lost failure count is what onStoreError allow accepts.
+      this.errors.inc({ store: store.kind });
+    }
   }
 
   onModuleDestroy(): void {

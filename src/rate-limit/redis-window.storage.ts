@@ -30,10 +30,11 @@ for i = 1, n do
   if p * (1 - f) + c + 1 > limit + 1e-9 then allowed = 0 end
   idx[i], prev[i], cur[i] = index, p, c
 end
+local count = ARGV[2 * n + 1] ~= '0'
 local out = { allowed, now }
 for i = 1, n do
   local w = tonumber(ARGV[2 * i])
-  if allowed == 1 then
+  if allowed == 1 and count then
     cur[i] = cur[i] + 1
     redis.call('HSET', KEYS[i], 'i', idx[i], 'p', prev[i], 'c', cur[i])
     redis.call('PEXPIRE', KEYS[i], 2 * w)
@@ -67,20 +68,17 @@ export class RedisWindowStorage extends SlidingWindowStorage {
     }
   }
 
-  async consume(rules: readonly WindowRule[]): Promise<WindowDecision[]> {
+  async consume(rules: readonly WindowRule[], count = true): Promise<WindowDecision[]> {
     const args: (string | number)[] = [rules.length];
     for (const r of rules) args.push(r.key);
     for (const r of rules) args.push(r.limit, r.windowMs);
+    args.push(count ? 1 : 0);
     const out = await this.redis.slidingWindow(...args);
     const allowed = out[0] === 1;
     const now = out[1];
-    return rules.map((r, i) =>
-      describe(
-        { index: out[2 + 3 * i], previous: out[3 + 3 * i], current: out[4 + 3 * i] },
-        r,
-        now,
-        allowed,
-      ),
-    );
+    return rules.map((r, i) => {
+      const c = { index: out[2 + 3 * i], previous: out[3 + 3 * i], current: out[4 + 3 * i] };
+      return count ? describe(c, r, now, allowed) : describe(c, r, now, false, allowed);
+    });
   }
 }

@@ -12,7 +12,11 @@ export abstract class SlidingWindowStorage implements ThrottlerStorage {
   /** `memory` or `redis`, the label of the store-error metric. */
   abstract readonly kind: 'memory' | 'redis';
 
-  abstract consume(rules: readonly WindowRule[]): Promise<WindowDecision[]>;
+  /**
+   * Checks the rules and, when all allow and `count` is true, counts one call on each.
+   * `count: false` only looks: `allowed` then says whether one more call would pass.
+   */
+  abstract consume(rules: readonly WindowRule[], count?: boolean): Promise<WindowDecision[]>;
 
   async increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
     const [d] = await this.consume([{ key, limit, windowMs: ttl }]);
@@ -35,7 +39,7 @@ export class CurrentWindowStorage extends SlidingWindowStorage {
     return this.pick().kind;
   }
 
-  consume(rules: readonly WindowRule[]): Promise<WindowDecision[]> {
-    return this.pick().consume(rules);
+  consume(rules: readonly WindowRule[], count = true): Promise<WindowDecision[]> {
+    return this.pick().consume(rules, count);
   }
 }

@@ -66,7 +66,12 @@ export function describe(
   rule: Pick<WindowRule, 'limit' | 'windowMs'>,
   now: number,
   allowed: boolean,
+  /** A look without counting (`consume(rules, false)`): whether one more would fit. */
+  wouldFit?: boolean,
 ): WindowDecision {
+  if (wouldFit !== undefined) {
+    return { ...describe(c, rule, now, false), allowed: wouldFit };
+  }
   const w = rule.windowMs;
   const elapsed = now - c.index * w;
   const est = estimate(c, now, w);
