@@ -3,7 +3,7 @@ import { AuthGuard } from '@nestjs/passport';
 
 import { GatewayException } from '../common/gateway.exception';
 import type { GatewayRequest } from '../common/request-context';
-import { GatewayConfig } from '../config/gateway-config';
+import { GatewayConfig, snapshotFor } from '../config/gateway-config';
 import { AuditLog } from '../logging/audit-log';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { RevocationStore } from '../oauth/revocation.store';
@@ -118,7 +118,11 @@ export class Authenticator implements OnModuleDestroy {
     const cached = this.verified.get(token, now);
     if (cached) {
       const times = cached.token ?? {};
-      assertCurrent(times, this.config.current.gateway.auth.jwt.clockToleranceSeconds, now / 1000);
+      assertCurrent(
+        times,
+        snapshotFor(req.gateway, this.config).gateway.auth.jwt.clockToleranceSeconds,
+        now / 1000,
+      );
       if (
         times.revocationId !== undefined &&
         (await this.revocations.isRevoked(times.revocationId))

@@ -10,6 +10,24 @@ import { type ConfigSnapshot, loadConfig } from './config-loader';
 import type { GatewayConfigOptions } from './gateway-config.constants';
 import { GATEWAY_CONFIG_OPTIONS } from './gateway-config.module-definition';
 
+declare module '../common/request-context' {
+  interface RequestContext {
+    /**
+     * The snapshot the call started with (set by the entry): everything the call reads
+     * from the config comes from it, so a reload never mixes two configurations in one call.
+     */
+    config?: ConfigSnapshot;
+  }
+}
+
+/** The call's own snapshot, or the current one outside a call. */
+export function snapshotFor(
+  ctx: { readonly config?: ConfigSnapshot } | undefined,
+  config: GatewayConfig,
+): ConfigSnapshot {
+  return ctx?.config ?? config.current;
+}
+
 export type ReloadResult =
   | { readonly ok: true; readonly revision: string; readonly changed: readonly string[] }
   | { readonly ok: false; readonly problems: readonly string[] };

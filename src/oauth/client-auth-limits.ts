@@ -19,13 +19,14 @@ import { type AppliedRule, RateLimiter } from '../rate-limit/rate-limiter';
 export class ClientAuthLimits {
   constructor(private readonly limiter: RateLimiter) {}
 
-  private failureRule(clientIp: string): AppliedRule | undefined {
-    const s = this.limiter.settings;
+  private failureRule(ctx: RequestContext): AppliedRule | undefined {
+    const s = this.limiter.settingsFor(ctx);
+    const clientIp = ctx.clientIp;
     const w = s.clientAuthFailures;
     if (w.limit === 0) return undefined;
     return {
       name: 'client_auth',
-      key: this.limiter.key('client_auth', ipKey(clientIp, s.ipv6Prefix)),
+      key: this.limiter.key('client_auth', ipKey(clientIp, s.ipv6Prefix), s),
       limit: w.limit,
       windowMs: w.windowSeconds * 1000,
       windowSeconds: w.windowSeconds,
@@ -34,25 +35,25 @@ export class ClientAuthLimits {
 
   /** 429 when the address has used up its failures; counts nothing. */
   async assertMayAuthenticate(ctx: RequestContext, res: ServerResponse): Promise<void> {
-    const rule = this.failureRule(ctx.clientIp);
+    const rule = this.failureRule(ctx);
     if (rule) await this.limiter.check([rule], ctx, res, false);
   }
 
   async recordFailure(ctx: RequestContext): Promise<void> {
-    const rule = this.failureRule(ctx.clientIp);
-    if (rule) await this.limiter.record(rule);
+    const rule = this.failureRule(ctx);
+    if (rule) await this.limiter.record(rule, ctx);
   }
 
   /** Counts one token for an authenticated, registered client; 429 past its limit. */
   async countIssue(clientId: string, ctx: RequestContext, res: ServerResponse): Promise<void> {
-    const s = this.limiter.settings;
+    const s = this.limiter.settingsFor(ctx);
     if (!s.enabled) return;
     const w = s.tokenEndpoint;
     await this.limiter.check(
       [
         {
           name: 'token',
-          key: this.limiter.key('token', `c:${clientId}`),
+          key: this.limiter.key('token', `c:${clientId}`, s),
           limit: w.limit,
           windowMs: w.windowSeconds * 1000,
           windowSeconds: w.windowSeconds,

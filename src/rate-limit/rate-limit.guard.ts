@@ -13,6 +13,7 @@ import {
 
 import { ipKey } from '../common/ip-key';
 import type { GatewayRequest } from '../common/request-context';
+import type { RateLimitSettings } from '../config/config.schema';
 import { type AppliedRule, RateLimiter } from './rate-limiter';
 
 /**
@@ -35,7 +36,8 @@ export class RateLimitGuard extends ThrottlerGuard {
   protected override shouldSkip(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<GatewayRequest>();
     const route = req.gateway.match?.route.data.settings;
-    return Promise.resolve(!route || route.rateLimit === false || !this.limiter.settings.enabled);
+    const enabled = this.limiter.settingsFor(req.gateway).enabled;
+    return Promise.resolve(!route || route.rateLimit === false || !enabled);
   }
 
   protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
@@ -52,13 +54,13 @@ export class RateLimitGuard extends ThrottlerGuard {
     return Promise.resolve(
       ctx.identity
         ? `${ctx.identity.method}:${ctx.identity.subject}`
-        : this.ipTracker(ctx.clientIp),
+        : this.ipTracker(ctx.clientIp, this.limiter.settingsFor(ctx)),
     );
   }
 
   /** Per-IP trackers take the whole IPv4 address and the IPv6 prefix (rateLimit.ipv6Prefix). */
-  private ipTracker(ip: string): string {
-    return `ip:${ipKey(ip, this.limiter.settings.ipv6Prefix)}`;
+  private ipTracker(ip: string, settings: RateLimitSettings): string {
+    return `ip:${ipKey(ip, settings.ipv6Prefix)}`;
   }
 
   protected override generateKey(
@@ -71,7 +73,7 @@ export class RateLimitGuard extends ThrottlerGuard {
 
   private async rulesFor(context: ExecutionContext, req: GatewayRequest): Promise<AppliedRule[]> {
     const ctx = req.gateway;
-    const settings = this.limiter.settings;
+    const settings = this.limiter.settingsFor(ctx);
     const match = ctx.match;
     const rules: AppliedRule[] = [];
     const own = match?.route.data.settings.rateLimit;
@@ -81,13 +83,14 @@ export class RateLimitGuard extends ThrottlerGuard {
           ? 'all'
           : own.scope === 'user' && ctx.identity
             ? `${ctx.identity.method}:${ctx.identity.subject}`
-            : this.ipTracker(ctx.clientIp);
+            : this.ipTracker(ctx.clientIp, settings);
       rules.push({
         name: 'route',
         // Routes may share a pattern when their methods differ: the methods are in the key.
         key: this.limiter.key(
           `route:${match.route.data.service.name}:${match.route.pattern}:${(match.route.methods ?? ['*']).join(',')}`,
           tracker,
+          settings,
         ),
         limit: own.limit,
         windowMs: own.windowSeconds * 1000,
@@ -103,10 +106,10 @@ export class RateLimitGuard extends ThrottlerGuard {
     const t = settings.tiers[tier];
     rules.push({
       name: tier,
-      key: this.generateKey(
-        context,
-        await this.getTracker(req as unknown as Record<string, unknown>),
+      key: this.limiter.key(
         tier,
+        await this.getTracker(req as unknown as Record<string, unknown>),
+        settings,
       ),
       limit: t.limit,
       windowMs: t.windowSeconds * 1000,

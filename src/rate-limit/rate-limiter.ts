@@ -6,7 +6,8 @@ import type { Counter } from 'prom-client';
 
 import { GatewayException } from '../common/gateway.exception';
 import type { RequestContext } from '../common/request-context';
-import { GatewayConfig } from '../config/gateway-config';
+import type { RateLimitSettings } from '../config/config.schema';
+import { GatewayConfig, snapshotFor } from '../config/gateway-config';
 import { RedisConnection } from '../redis/redis-connection';
 import { MemoryWindowStorage } from './memory-window.storage';
 import { STORE_ERRORS, VIOLATIONS } from './rate-limit.metrics';
@@ -45,13 +46,22 @@ export class RateLimiter implements OnModuleDestroy {
     this.redis = connection.client ? new RedisWindowStorage(connection.client) : undefined;
   }
 
-  get settings() {
-    return this.config.current.gateway.rateLimit;
+  /** The settings of the call's snapshot (the current one outside a call). */
+  settingsFor(ctx?: RequestContext): RateLimitSettings {
+    return snapshotFor(ctx, this.config).gateway.rateLimit;
   }
 
-  /** The store of the current snapshot (config validation ensures Redis exists for it). */
+  get settings(): RateLimitSettings {
+    return this.settingsFor();
+  }
+
+  /** The store of a snapshot's settings (config validation ensures Redis exists for it). */
+  storeFor(settings: RateLimitSettings): SlidingWindowStorage {
+    return settings.store === 'redis' && this.redis ? this.redis : this.memory;
+  }
+
   get store(): SlidingWindowStorage {
-    return this.settings.store === 'redis' && this.redis ? this.redis : this.memory;
+    return this.storeFor(this.settings);
   }
 
   get storeReachable(): boolean {
@@ -71,8 +81,8 @@ export class RateLimiter implements OnModuleDestroy {
     return true;
   }
 
-  key(name: string, tracker: string): string {
-    return `${this.settings.redisKeyPrefix}rl:${name}:${tracker}`;
+  key(name: string, tracker: string, settings: RateLimitSettings = this.settings): string {
+    return `${settings.redisKeyPrefix}rl:${name}:${tracker}`;
   }
 
   /**
@@ -85,7 +95,8 @@ export class RateLimiter implements OnModuleDestroy {
     res: ServerResponse,
     count = true,
   ): Promise<void> {
-    const store = this.store;
+    const settings = this.settingsFor(ctx);
+    const store = this.storeFor(settings);
     let decisions: WindowDecision[];
     try {
       decisions = await store.consume(rules, count);
@@ -95,7 +106,7 @@ export class RateLimiter implements OnModuleDestroy {
       }
     } catch (err) {
       this.errors.inc({ store: store.kind });
-      const deny = this.settings.onStoreError === 'deny';
+      const deny = settings.onStoreError === 'deny';
       if (!this.outage) {
         this.outage = true;
         const reason = err instanceof Error ? err.message : 'unknown';
@@ -123,8 +134,8 @@ export class RateLimiter implements OnModuleDestroy {
   }
 
   /** Counts one event on `rule` (a failed client authentication), never refusing. */
-  async record(rule: AppliedRule): Promise<void> {
-    const store = this.store;
+  async record(rule: AppliedRule, ctx?: RequestContext): Promise<void> {
+    const store = this.storeFor(this.settingsFor(ctx));
     try {
       await store.consume([rule]);
     } catch {

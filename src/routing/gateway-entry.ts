@@ -69,7 +69,7 @@ export class GatewayEntry {
       clientIp: '',
       routeLabel: 'none',
       serviceLabel: 'none',
-      routing: state,
+      config: state.snapshot,
     };
     (req as GatewayRequest).gateway = ctx;
     res.setHeader('X-Request-ID', ctx.id);

@@ -23,8 +23,6 @@ export type GatewayRouteMatch = RouteMatch<GatewayRoute>;
 
 declare module '../common/request-context' {
   interface RequestContext {
-    /** The routing state the request started with (it keeps it across a reload). */
-    routing?: RoutingState;
     match?: GatewayRouteMatch;
     /** The normalised path the route table matched. */
     path?: string;
