@@ -740,15 +740,7 @@ describe('Authentication (e2e)', () => {
       expect401(r);
       expect(r.challenges).toEqual([invalid('the token is not valid')]);
     });
-
-    it('refetches the set for a new kid after the issuer rotates its key', async () => {
-      const before = jwks.fetches;
-      jwks.publish([publicJwk(second, 'key-2')]);
-      const token = rs256(second, { sub: 'rotated', aud: 'api' }, 'key-2');
-      const got = upstream(await get('/api/jwt/x', bearer(token)));
-      expect(got.headers['x-user-id']).toBe('rotated');
-      expect(jwks.fetches).toBeGreaterThan(before);
-    });
+    // Rotation under the refresh rule: security-jwks.e2e-spec.ts.
   });
 
   describe('empty JWT_SECRET', () => {

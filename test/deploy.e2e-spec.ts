@@ -461,7 +461,11 @@ describe('Deployment artefacts (e2e)', () => {
         const backend = environment(services[url.hostname]);
         expect(url.port).toBe(backend[portVar] ?? (portVar === 'SERVICE1_PORT' ? '3001' : '3002'));
       }
-      expect(env.JWT_SECRET).toMatch(/^\$\{JWT_SECRET:-[^}]*\}$/);
+      // Required, no placeholder: compose refuses to start without a real secret.
+      expect(env.JWT_SECRET).toMatch(/^\$\{JWT_SECRET:\?[^}]+\}$/);
+      expect(environment(services.grafana).GF_SECURITY_ADMIN_PASSWORD).toMatch(
+        /^\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}$/,
+      );
     });
 
     it('sets only environment variables the contract lists on the gateway', () => {

@@ -17,6 +17,25 @@ import { JwtKeyResolver } from './jwt-key-resolver';
 const SECRET = 'resolver-spec-secret-0123456789abcdef';
 const ELEVEN_MINUTES = 11 * 60_000;
 
+/** Fakes Date only: the JWKS server, the fetch timeout and the 2 s wait stay real. */
+function fakeClockOnly(): void {
+  jest.useFakeTimers({
+    now: Date.now(),
+    doNotFake: [
+      'setTimeout',
+      'clearTimeout',
+      'setInterval',
+      'clearInterval',
+      'setImmediate',
+      'clearImmediate',
+      'nextTick',
+      'queueMicrotask',
+      'hrtime',
+      'performance',
+    ],
+  });
+}
+
 describe('JwtKeyResolver', () => {
   const first = rsaPair();
   const second = rsaPair();
@@ -95,30 +114,20 @@ describe('JwtKeyResolver', () => {
       });
     });
 
-    it('finds the new key after the issuer rotates', async () => {
+    it('finds the new key after the issuer rotates, once 10 s passed since the last fetch', async () => {
+      fakeClockOnly();
       await resolver.resolve(rs256(first, 'key-1'));
       jwks.publish([publicJwk(second, 'key-2')]);
+      await expect(resolver.resolve(rs256(second, 'key-2'))).rejects.toMatchObject({
+        description: 'no key matches the token',
+      });
+      jest.setSystemTime(Date.now() + 10_000);
       const key = await resolver.resolve(rs256(second, 'key-2'));
       expect(nOf(key)).toBe(publicJwk(second, 'key-2').n);
     });
 
     it('stops trusting a key removed from the JWKS once the key cache (10 min) has expired', async () => {
-      // Only the clock is faked: the JWKS server and jwks-rsa's request timeout stay real.
-      jest.useFakeTimers({
-        now: Date.now(),
-        doNotFake: [
-          'setTimeout',
-          'clearTimeout',
-          'setInterval',
-          'clearInterval',
-          'setImmediate',
-          'clearImmediate',
-          'nextTick',
-          'queueMicrotask',
-          'hrtime',
-          'performance',
-        ],
-      });
+      fakeClockOnly();
       const old = rs256(first, 'key-1');
       await resolver.resolve(old);
       jwks.publish([publicJwk(second, 'key-2')]);

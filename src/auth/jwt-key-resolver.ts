@@ -4,17 +4,17 @@ import { resolve } from 'node:path';
 
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import jwt from 'jsonwebtoken';
-import { JwksClient } from 'jwks-rsa';
 
 import type { ConfigSnapshot } from '../config/config-loader';
 import { GatewayConfig } from '../config/gateway-config';
 import { GatewaySigningKeys } from '../oauth/signing-keys';
 import { AuthFailure } from './auth-failure';
+import { JwksKeySet } from './jwks-key-set';
 
 interface VerificationKeys {
   readonly algorithms: ReadonlySet<string>;
   readonly publicKey: KeyObject | undefined;
-  readonly jwks: JwksClient | undefined;
+  readonly jwks: JwksKeySet | undefined;
 }
 
 /**
@@ -26,20 +26,15 @@ interface VerificationKeys {
 @Injectable()
 export class JwtKeyResolver implements OnModuleDestroy {
   private keys: VerificationKeys;
-  /**
-   * KeyObjects per jwks-rsa SigningKey object: jwks-rsa's own cache (10 min) decides how
-   * long a key is trusted; a refetch yields new objects, so removed keys fall out.
-   */
-  private readonly jwksKeys = new WeakMap<object, KeyObject>();
   private readonly unsubscribe: () => void;
 
   constructor(
     config: GatewayConfig,
     private readonly signing: GatewaySigningKeys,
   ) {
-    this.keys = this.build(config.current);
+    this.keys = this.build(config.current, undefined);
     this.unsubscribe = config.onChange((next) => {
-      const keys = this.build(next);
+      const keys = this.build(next, this.keys.jwks);
       return () => {
         this.keys = keys;
       };
@@ -81,22 +76,15 @@ export class JwtKeyResolver implements OnModuleDestroy {
     this.unsubscribe();
   }
 
-  /** jwks-rsa refetches the set (rate-limited) when a kid is unknown: key rotation. */
-  private async fromJwks(client: JwksClient, kid: string | undefined): Promise<KeyObject> {
-    try {
-      const signingKey = await client.getSigningKey(kid);
-      let key = this.jwksKeys.get(signingKey);
-      if (!key) {
-        key = createPublicKey(signingKey.getPublicKey());
-        this.jwksKeys.set(signingKey, key);
-      }
-      return key;
-    } catch {
-      throw new AuthFailure('invalid_token', 'no key matches the token');
-    }
+  /** The key set refreshes itself under the contract's rule (jwks-key-set.ts). */
+  private async fromJwks(set: JwksKeySet, kid: string | undefined): Promise<KeyObject> {
+    const key = await set.get(kid);
+    if (!key) throw new AuthFailure('invalid_token', 'no key matches the token');
+    return key;
   }
 
-  private build(s: ConfigSnapshot): VerificationKeys {
+  /** A reload that keeps the same jwksUri keeps its key set (and its refresh clock). */
+  private build(s: ConfigSnapshot, previous: JwksKeySet | undefined): VerificationKeys {
     const j = s.gateway.auth.jwt;
     return {
       algorithms: new Set(j.algorithms),
@@ -104,14 +92,9 @@ export class JwtKeyResolver implements OnModuleDestroy {
         ? createPublicKey(readFileSync(resolve(s.dir, j.publicKeyFile)))
         : undefined,
       jwks: j.jwksUri
-        ? new JwksClient({
-            jwksUri: j.jwksUri,
-            cache: true,
-            cacheMaxAge: 10 * 60_000,
-            rateLimit: true,
-            jwksRequestsPerMinute: 10,
-            timeout: 2000,
-          })
+        ? previous?.uri === j.jwksUri
+          ? previous
+          : new JwksKeySet(j.jwksUri)
         : undefined,
     };
   }
