@@ -232,6 +232,26 @@ describe('Rate limits, Redis store (e2e)', () => {
       expect(statuses(tokens)).toEqual([200, 200, 200, 429]);
       expectRefused(tokens[3], 3);
     });
+
+    it('counts failed client authentications per address across two instances (client_auth)', async () => {
+      const a = await start();
+      const b = await start();
+      const wrong = { Authorization: basicAuth('acme', 'wrong') };
+      const grant = { grant_type: 'client_credentials' };
+      const failures: Reply[] = [];
+      for (let i = 0; i < 10; i++) failures.push(await tokenCall(i % 2 ? a : b, grant, wrong));
+      expect(statuses(failures)).toEqual(Array(10).fill(401));
+      // The dry-run check reads the shared count before any secret is checked: the right
+      // secret is refused too, on both instances.
+      const right = { Authorization: basicAuth('acme', 'acme-secret') };
+      for (const gw of [a, b]) {
+        const r = await tokenCall(gw, grant, right);
+        expect(r.status).toBe(429);
+        expect(r.headers['ratelimit-policy']).toBe('"client_auth";q=10;w=60');
+      }
+      const keys = await keysUnder(redis, prefix);
+      expect(keys.filter((k) => k.includes('client_auth'))).toHaveLength(1);
+    });
   });
 
   describe('keys in Redis', () => {
