@@ -1,12 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
-import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-custom';
 
+import { contextOf } from '../common/request-context';
 import type { ConfigSnapshot } from '../config/config-loader';
-import { GatewayConfig } from '../config/gateway-config';
+import { GatewayConfig, snapshotFor, type SnapshotPart } from '../config/gateway-config';
 import { AuthFailure } from './auth-failure';
 import type { Identity } from './identity';
 
@@ -27,45 +28,32 @@ const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
  * with every entry's (entries hold either the key or its `sha256`, never compared as text).
  */
 @Injectable()
-export class ApiKeyStrategy
-  extends PassportStrategy(Strategy, 'api-key')
-  implements OnModuleDestroy
-{
-  private table: KeyTable;
-  private readonly unsubscribe: () => void;
+export class ApiKeyStrategy extends PassportStrategy(Strategy, 'api-key') {
+  private readonly tables: SnapshotPart<KeyTable>;
 
-  constructor(config: GatewayConfig) {
+  constructor(private readonly config: GatewayConfig) {
     super();
-    this.table = build(config.current);
-    this.unsubscribe = config.onChange((next) => {
-      const table = build(next);
-      return () => {
-        this.table = table;
-      };
-    });
+    this.tables = config.derive((s) => build(s));
   }
 
-  /** The header name the keys come in (lower-case). */
-  get header(): string {
-    return this.table.header;
+  /** The header name the keys come in (lower-case) under a call's snapshot. */
+  headerOf(snapshot: ConfigSnapshot): string {
+    return this.tables.of(snapshot).header;
   }
 
   validate(req: IncomingMessage): Identity {
-    const value = req.headers[this.table.header];
+    const table = this.tables.of(snapshotFor(contextOf(req), this.config));
+    const value = req.headers[table.header];
     if (typeof value !== 'string' || value === '') {
       throw new AuthFailure('missing', 'no API key was sent');
     }
     const digest = sha256(value);
     let found: Identity | undefined;
-    for (const e of this.table.entries) {
+    for (const e of table.entries) {
       if (timingSafeEqual(digest, e.digest) && !found) found = e.identity;
     }
     if (!found) throw new AuthFailure('invalid_api_key', 'the API key is not valid');
     return found;
-  }
-
-  onModuleDestroy(): void {
-    this.unsubscribe();
   }
 }
 

@@ -3,6 +3,7 @@ import { AuthGuard } from '@nestjs/passport';
 
 import { GatewayException } from '../common/gateway.exception';
 import type { GatewayRequest } from '../common/request-context';
+import type { ConfigSnapshot } from '../config/config-loader';
 import { GatewayConfig, snapshotFor } from '../config/gateway-config';
 import { AuditLog } from '../logging/audit-log';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
@@ -69,8 +70,9 @@ export class Authenticator implements OnModuleDestroy {
     const credentials = parseBearer(req.headers.authorization);
     const bearer = credentials.kind !== 'none';
     const useJwt = mode === 'jwt' || (mode === 'any' && bearer);
+    const snapshot = snapshotFor(req.gateway, this.config);
     try {
-      if (mode === 'any' && !bearer && req.headers[this.keys.header] === undefined) {
+      if (mode === 'any' && !bearer && req.headers[this.keys.headerOf(snapshot)] === undefined) {
         throw new AuthFailure('missing', 'no credentials were sent');
       }
       let identity: Identity;
@@ -96,7 +98,11 @@ export class Authenticator implements OnModuleDestroy {
   ): GatewayException {
     this.refuse(req, e);
     return new GatewayException(401, e.description, {
-      'WWW-Authenticate': this.challenges(mode, viaJwt ? e : undefined),
+      'WWW-Authenticate': this.challenges(
+        mode,
+        viaJwt ? e : undefined,
+        snapshotFor(req.gateway, this.config),
+      ),
     });
   }
 
@@ -118,14 +124,11 @@ export class Authenticator implements OnModuleDestroy {
     const cached = this.verified.get(token, now);
     if (cached) {
       const times = cached.token ?? {};
-      assertCurrent(
-        times,
-        snapshotFor(req.gateway, this.config).gateway.auth.jwt.clockToleranceSeconds,
-        now / 1000,
-      );
+      const snapshot = snapshotFor(req.gateway, this.config);
+      assertCurrent(times, snapshot.gateway.auth.jwt.clockToleranceSeconds, now / 1000);
       if (
         times.revocationId !== undefined &&
-        (await this.revocations.isRevoked(times.revocationId))
+        (await this.revocations.isRevoked(times.revocationId, snapshot))
       ) {
         throw new AuthFailure('revoked', 'the token has been revoked');
       }
@@ -154,7 +157,11 @@ export class Authenticator implements OnModuleDestroy {
   }
 
   /** RFC 6750 §3: the Bearer challenge names an error only when a token was sent and failed. */
-  private challenges(mode: AuthMode, jwtFailure: AuthFailure | undefined): string[] {
+  private challenges(
+    mode: AuthMode,
+    jwtFailure: AuthFailure | undefined,
+    snapshot: ConfigSnapshot,
+  ): string[] {
     const out: string[] = [];
     if (mode !== 'apiKey') {
       const e = jwtFailure;
@@ -165,7 +172,7 @@ export class Authenticator implements OnModuleDestroy {
       );
     }
     if (mode !== 'jwt') {
-      out.push(`ApiKey header="${this.config.current.gateway.auth.apiKeys.header}"`);
+      out.push(`ApiKey header="${snapshot.gateway.auth.apiKeys.header}"`);
     }
     return out;
   }

@@ -43,6 +43,7 @@ describe('JwtKeyResolver', () => {
   let dir: string;
   let resolver: JwtKeyResolver;
   let signing: GatewaySigningKeys;
+  let config: GatewayConfig;
 
   const rs256 = (pair: typeof first, kid: string) =>
     jwt.sign({ sub: 's' }, pair.privatePem, { algorithm: 'RS256', keyid: kid, expiresIn: 60 });
@@ -77,6 +78,7 @@ describe('JwtKeyResolver', () => {
     }).compile();
     resolver = moduleRef.get(JwtKeyResolver);
     signing = moduleRef.get(GatewaySigningKeys);
+    config = moduleRef.get(GatewayConfig);
   });
 
   afterEach(() => {
@@ -86,29 +88,31 @@ describe('JwtKeyResolver', () => {
 
   describe('resolve', () => {
     it('gives HS256 tokens the configured secret', async () => {
-      const key = await resolver.resolve(jwt.sign({ sub: 's' }, 'anything'));
+      const key = await resolver.resolve(jwt.sign({ sub: 's' }, 'anything'), config.current);
       expect(key).toBe(signing.current.hmac);
       expect(key.export().toString()).toBe(SECRET);
     });
 
     it('refuses alg none', async () => {
-      await expect(resolver.resolve(unsignedToken({ sub: 's' }))).rejects.toMatchObject({
+      await expect(
+        resolver.resolve(unsignedToken({ sub: 's' }), config.current),
+      ).rejects.toMatchObject({
         reason: 'invalid_token',
         description: 'the token algorithm is not accepted',
       });
     });
 
     it('refuses what is not a JWT', async () => {
-      await expect(resolver.resolve('garbage')).rejects.toBeInstanceOf(AuthFailure);
+      await expect(resolver.resolve('garbage', config.current)).rejects.toBeInstanceOf(AuthFailure);
     });
 
     it('finds an RS256 key in the JWKS by kid', async () => {
-      const key = await resolver.resolve(rs256(first, 'key-1'));
+      const key = await resolver.resolve(rs256(first, 'key-1'), config.current);
       expect(nOf(key)).toBe(publicJwk(first, 'key-1').n);
     });
 
     it('refuses a kid the JWKS does not have', async () => {
-      await expect(resolver.resolve(rs256(second, 'key-9'))).rejects.toMatchObject({
+      await expect(resolver.resolve(rs256(second, 'key-9'), config.current)).rejects.toMatchObject({
         reason: 'invalid_token',
         description: 'no key matches the token',
       });
@@ -116,24 +120,24 @@ describe('JwtKeyResolver', () => {
 
     it('finds the new key after the issuer rotates, once 10 s passed since the last fetch', async () => {
       fakeClockOnly();
-      await resolver.resolve(rs256(first, 'key-1'));
+      await resolver.resolve(rs256(first, 'key-1'), config.current);
       jwks.publish([publicJwk(second, 'key-2')]);
-      await expect(resolver.resolve(rs256(second, 'key-2'))).rejects.toMatchObject({
+      await expect(resolver.resolve(rs256(second, 'key-2'), config.current)).rejects.toMatchObject({
         description: 'no key matches the token',
       });
       jest.setSystemTime(Date.now() + 10_000);
-      const key = await resolver.resolve(rs256(second, 'key-2'));
+      const key = await resolver.resolve(rs256(second, 'key-2'), config.current);
       expect(nOf(key)).toBe(publicJwk(second, 'key-2').n);
     });
 
     it('stops trusting a key removed from the JWKS once the key cache (10 min) has expired', async () => {
       fakeClockOnly();
       const old = rs256(first, 'key-1');
-      await resolver.resolve(old);
+      await resolver.resolve(old, config.current);
       jwks.publish([publicJwk(second, 'key-2')]);
       jest.setSystemTime(Date.now() + ELEVEN_MINUTES);
       const fetches = jwks.fetches;
-      await expect(resolver.resolve(old)).rejects.toMatchObject({
+      await expect(resolver.resolve(old, config.current)).rejects.toMatchObject({
         reason: 'invalid_token',
         description: 'no key matches the token',
       });

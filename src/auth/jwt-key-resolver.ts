@@ -2,11 +2,11 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import jwt from 'jsonwebtoken';
 
 import type { ConfigSnapshot } from '../config/config-loader';
-import { GatewayConfig } from '../config/gateway-config';
+import { GatewayConfig, type SnapshotPart } from '../config/gateway-config';
 import { GatewaySigningKeys } from '../oauth/signing-keys';
 import { AuthFailure } from './auth-failure';
 import { JwksKeySet } from './jwks-key-set';
@@ -24,24 +24,18 @@ interface VerificationKeys {
  * The gateway's own signing key is always trusted.
  */
 @Injectable()
-export class JwtKeyResolver implements OnModuleDestroy {
-  private keys: VerificationKeys;
-  private readonly unsubscribe: () => void;
+export class JwtKeyResolver {
+  private readonly keys: SnapshotPart<VerificationKeys>;
 
   constructor(
     config: GatewayConfig,
     private readonly signing: GatewaySigningKeys,
   ) {
-    this.keys = this.build(config.current, undefined);
-    this.unsubscribe = config.onChange((next) => {
-      const keys = this.build(next, this.keys.jwks);
-      return () => {
-        this.keys = keys;
-      };
-    });
+    this.keys = config.derive((s, previous) => this.build(s, previous?.jwks));
   }
 
-  async resolve(rawToken: string): Promise<KeyObject> {
+  /** The key `rawToken` must verify with under `snapshot` (the call's). */
+  async resolve(rawToken: string, snapshot: ConfigSnapshot): Promise<KeyObject> {
     const decoded = jwt.decode(rawToken, { complete: true });
     if (!decoded || typeof decoded.payload === 'string') {
       throw new AuthFailure('invalid_token', 'the token is malformed');
@@ -51,8 +45,8 @@ export class JwtKeyResolver implements OnModuleDestroy {
     if ('crit' in decoded.header) {
       throw new AuthFailure('invalid_token', 'the token header has crit extensions');
     }
-    const own = this.signing.current;
-    const k = this.keys;
+    const own = this.signing.of(snapshot);
+    const k = this.keys.of(snapshot);
     if (alg === 'HS256' && (k.algorithms.has('HS256') || own.algorithm === 'HS256')) {
       return own.hmac;
     }
@@ -67,13 +61,9 @@ export class JwtKeyResolver implements OnModuleDestroy {
   }
 
   /** Whether a key returned by resolve() is the gateway's own (tokens from /oauth/token). */
-  isOwn(key: KeyObject): boolean {
-    const own = this.signing.current;
+  isOwn(key: KeyObject, snapshot: ConfigSnapshot): boolean {
+    const own = this.signing.of(snapshot);
     return key === own.hmac || (own.publicKey !== undefined && key === own.publicKey);
-  }
-
-  onModuleDestroy(): void {
-    this.unsubscribe();
   }
 
   /** The key set refreshes itself under the contract's rule (jwks-key-set.ts). */

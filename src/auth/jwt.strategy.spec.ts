@@ -76,7 +76,7 @@ describe('JwtStrategy', () => {
         RevocationStore,
         JwtKeyResolver,
         JwtStrategy,
-        { provide: GatewaySigningKeys, useValue: { current: keys } },
+        { provide: GatewaySigningKeys, useValue: { current: keys, of: () => keys } },
       ],
     }).compile();
     return moduleRef.get(JwtStrategy);

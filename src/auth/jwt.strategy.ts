@@ -5,7 +5,8 @@ import { PassportStrategy } from '@nestjs/passport';
 import type { JwtPayload } from 'jsonwebtoken';
 import { Strategy, type StrategyOptionsWithRequest } from 'passport-jwt';
 
-import { GatewayConfig } from '../config/gateway-config';
+import { contextOf } from '../common/request-context';
+import { GatewayConfig, snapshotFor } from '../config/gateway-config';
 import { RevocationStore } from '../oauth/revocation.store';
 import { AuthFailure } from './auth-failure';
 import { tokenOf } from './bearer-token';
@@ -14,9 +15,9 @@ import { JwtKeyResolver } from './jwt-key-resolver';
 import { assertCurrent, type TokenTimes } from './token-checks';
 
 /**
- * passport-jwt verifies the signature with the key JwtKeyResolver picks for the current
- * snapshot; the time and audience checks read the current snapshot too, so a reload of
- * `auth.jwt` takes effect without re-creating the strategy.
+ * passport-jwt verifies the signature with the key JwtKeyResolver picks for the call's
+ * snapshot; the time and audience checks read that snapshot too, so a reload of
+ * `auth.jwt` takes effect without re-creating the strategy, and never halfway into a call.
  */
 /** Whether the request's token verified with the gateway's own signing key. */
 const ownKeyed = new WeakMap<IncomingMessage, boolean>();
@@ -28,6 +29,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     private readonly config: GatewayConfig,
     private readonly revocations: RevocationStore,
   ) {
+    const snapshotOf = (req: IncomingMessage) => snapshotFor(contextOf(req), config);
     const options: StrategyOptionsWithRequest = {
       // The token Authenticator parsed and keys its cache by: one parse, one string.
       jwtFromRequest: (req) => tokenOf(req as IncomingMessage),
@@ -37,10 +39,11 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
         raw: string,
         done: (err: unknown, key?: string) => void,
       ) => {
-        keys.resolve(raw).then(
+        const snapshot = snapshotOf(_req);
+        keys.resolve(raw, snapshot).then(
           // A KeyObject: jsonwebtoken takes it where the types say string (no re-parse).
           (key) => {
-            ownKeyed.set(_req, keys.isOwn(key));
+            ownKeyed.set(_req, keys.isOwn(key, snapshot));
             done(null, key as unknown as string);
           },
           (err: unknown) => done(err),
@@ -54,7 +57,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   }
 
   async validate(req: IncomingMessage, payload: JwtPayload): Promise<Identity> {
-    const j = this.config.current.gateway.auth.jwt;
+    const snapshot = snapshotFor(contextOf(req), this.config);
+    const j = snapshot.gateway.auth.jwt;
     const now = Date.now() / 1000;
     const tolerance = j.clockToleranceSeconds;
     // RFC 7519 §4.1.4/4.1.5: NumericDate; anything else is a malformed token, not "no expiry".
@@ -71,7 +75,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     // removing the client from the config ends its tokens (checked again after each reload,
     // which clears the verified-token cache).
     if (ownKeyed.get(req) === true && typeof payload.client_id === 'string') {
-      const clients = this.config.current.gateway.oauth.clients;
+      const clients = snapshot.gateway.oauth.clients;
       if (!clients.some((c) => c.clientId === payload.client_id)) {
         throw new AuthFailure('invalid_token', 'the token was issued to a client that is gone');
       }
@@ -97,7 +101,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     // Tokens from /oauth/token carry jti and client_id: one revocation read each.
     if (
       times.revocationId !== undefined &&
-      (await this.revocations.isRevoked(times.revocationId))
+      (await this.revocations.isRevoked(times.revocationId, snapshot))
     ) {
       throw new AuthFailure('revoked', 'the token has been revoked');
     }

@@ -28,6 +28,18 @@ export function snapshotFor(
   return ctx?.config ?? config.current;
 }
 
+/**
+ * Something built from a snapshot (a key table, the signing keys) and kept with it: a call
+ * reads the part of the snapshot it started with (`of(ctx.config)`), so the parts of one
+ * config are never mixed with another's. Built for a reload's snapshot before the swap; a
+ * build that throws rejects the reload. Parts of a dropped snapshot go with it (WeakMap).
+ */
+export interface SnapshotPart<T> {
+  of(snapshot: ConfigSnapshot): T;
+  /** The current snapshot's part (outside a call). */
+  readonly current: T;
+}
+
 export type ReloadResult =
   | { readonly ok: true; readonly revision: string; readonly changed: readonly string[] }
   | { readonly ok: false; readonly problems: readonly string[] };
@@ -75,6 +87,35 @@ export class GatewayConfig implements OnApplicationBootstrap, OnApplicationShutd
   onChange(listener: ConfigListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * A part built from every snapshot by `build` (given the previous snapshot's part, to
+   * carry state such as a JWKS cache across a reload); see SnapshotPart.
+   */
+  derive<T>(build: (snapshot: ConfigSnapshot, previous: T | undefined) => T): SnapshotPart<T> {
+    const parts = new WeakMap<ConfigSnapshot, T>();
+    parts.set(this.snapshot, build(this.snapshot, undefined));
+    this.onChange((next, previous) => {
+      // Set before the swap: the entry is unreachable until `next` becomes current.
+      parts.set(next, build(next, parts.get(previous)));
+      return undefined;
+    });
+    const of = (snapshot: ConfigSnapshot): T => {
+      let part = parts.get(snapshot);
+      if (part === undefined) {
+        part = build(snapshot, undefined);
+        parts.set(snapshot, part);
+      }
+      return part;
+    };
+    const currentSnapshot = () => this.snapshot;
+    return {
+      of,
+      get current() {
+        return of(currentSnapshot());
+      },
+    };
   }
 
   /** Called after every reload attempt, applied or rejected (metrics). */

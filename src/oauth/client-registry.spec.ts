@@ -1,7 +1,7 @@
 import argon2 from 'argon2';
 import bcrypt from 'bcryptjs';
 
-import type { GatewayConfig } from '../config/gateway-config';
+import type { ConfigSnapshot } from '../config/config-loader';
 import { ConfigClientRegistry } from './client-registry';
 
 type Client = {
@@ -12,10 +12,12 @@ type Client = {
   roles: string[];
 };
 
-const registry = (clients: Client[]) =>
-  new ConfigClientRegistry({
-    current: { gateway: { oauth: { clients } } },
-  } as unknown as GatewayConfig);
+/** A registry and the snapshot (only its clients) it reads them from. */
+const registry = (clients: Client[]) => {
+  const snapshot = { gateway: { oauth: { clients } } } as unknown as ConfigSnapshot;
+  const r = new ConfigClientRegistry();
+  return { authenticate: (id: string, secret: string) => r.authenticate(id, secret, snapshot) };
+};
 
 describe('ConfigClientRegistry', () => {
   afterEach(() => jest.restoreAllMocks());

@@ -5,7 +5,7 @@ import type * as Argon2Module from 'argon2';
 import type * as BcryptModule from 'bcryptjs';
 
 import type { OAuthClientSettings } from '../config/config.schema';
-import { GatewayConfig } from '../config/gateway-config';
+import type { ConfigSnapshot } from '../config/config-loader';
 import { HashQueue } from './hash-queue';
 
 export interface OAuthClient {
@@ -16,8 +16,15 @@ export interface OAuthClient {
 
 /** Where OAuth clients live: swappable (config today, a database tomorrow). */
 export abstract class ClientRegistry {
-  /** The client when the id exists and the secret matches; undefined otherwise. */
-  abstract authenticate(clientId: string, secret: string): Promise<OAuthClient | undefined>;
+  /**
+   * The client when the id exists and the secret matches; undefined otherwise. `snapshot`
+   * is the call's config (the config registry reads its clients from it).
+   */
+  abstract authenticate(
+    clientId: string,
+    secret: string,
+    snapshot: ConfigSnapshot,
+  ): Promise<OAuthClient | undefined>;
 }
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
@@ -53,12 +60,12 @@ export class ConfigClientRegistry extends ClientRegistry {
   private readonly fingerprints = new WeakMap<object, string>();
   private readonly hashing = new HashQueue(HASHING_CONCURRENCY);
 
-  constructor(private readonly config: GatewayConfig) {
-    super();
-  }
-
-  async authenticate(clientId: string, secret: string): Promise<OAuthClient | undefined> {
-    const clients = this.config.current.gateway.oauth.clients;
+  async authenticate(
+    clientId: string,
+    secret: string,
+    snapshot: ConfigSnapshot,
+  ): Promise<OAuthClient | undefined> {
+    const clients = snapshot.gateway.oauth.clients;
     const entry = clients.find((c) => c.clientId === clientId);
     if (!entry || entry.clientSecret === '') {
       // Unknown ids cost what a known one costs: with hashed secrets configured, a hash check

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { Injectable } from '@nestjs/common';
 
 import type { RequestContext } from '../common/request-context';
-import { GatewayConfig } from '../config/gateway-config';
+import { GatewayConfig, snapshotFor } from '../config/gateway-config';
 import { AuditLog } from '../logging/audit-log';
 import { ClientAuthLimits } from './client-auth-limits';
 import { formFields, MAX_CREDENTIAL_LENGTH, presentedClient } from './client-credentials';
@@ -58,7 +58,7 @@ export class OAuthService {
       const scopes = requestedScopes(form.scope, client);
       // rateLimit.tokenEndpoint: this client's issued tokens, nothing for anyone else.
       await this.limits.countIssue(client.clientId, c.ctx, c.res);
-      const issued = this.tokens.issue(client, scopes);
+      const issued = this.tokens.issue(client, scopes, this.snapshot(c));
       this.audit.record('token issued', c, { clientId: client.clientId, scope: issued.scope });
       return issued;
     } catch (e) {
@@ -74,14 +74,15 @@ export class OAuthService {
     const client = await this.authenticate(c, form);
     if (form.token === undefined) throw invalidRequest('token is required');
     // Expired tokens need no revocation; unknown or invalid ones are answered 200 (§2.2).
-    const claims = this.tokens.verifyOwn(form.token, true);
+    const snapshot = this.snapshot(c);
+    const claims = this.tokens.verifyOwn(form.token, snapshot, true);
     if (!claims) return;
     if (claims.client_id !== client.clientId) {
       this.audit.record('revocation refused', c, { clientId: client.clientId });
       throw invalidRequest('the token was issued to another client');
     }
     if (claims.exp * 1000 <= Date.now()) return;
-    await this.revocations.revoke(claims.jti, claims.exp);
+    await this.revocations.revoke(claims.jti, claims.exp, snapshot);
     this.audit.record('token revoked', c, { clientId: client.clientId, jti: claims.jti });
   }
 
@@ -89,10 +90,13 @@ export class OAuthService {
     const form = formFields(c.headers, c.body);
     await this.authenticate(c, form);
     if (form.token === undefined) throw invalidRequest('token is required');
-    const claims = this.tokens.verifyOwn(form.token);
-    if (!claims || (await this.revocations.isRevoked(claims.jti))) return { active: false };
+    const snapshot = this.snapshot(c);
+    const claims = this.tokens.verifyOwn(form.token, snapshot);
+    if (!claims || (await this.revocations.isRevoked(claims.jti, snapshot))) {
+      return { active: false };
+    }
     // A token of a client removed from oauth.clients is refused everywhere, so not active.
-    if (!this.config.current.gateway.oauth.clients.some((k) => k.clientId === claims.client_id)) {
+    if (!snapshot.gateway.oauth.clients.some((k) => k.clientId === claims.client_id)) {
       return { active: false };
     }
     return {
@@ -108,6 +112,11 @@ export class OAuthService {
     };
   }
 
+  /** The config the call started with. */
+  private snapshot(c: CallerFacts) {
+    return snapshotFor(c.ctx, this.config);
+  }
+
   /**
    * Client authentication for the three endpoints: an address past
    * `rateLimit.clientAuthFailures` is refused (429) before anything is read or hashed, and
@@ -117,7 +126,11 @@ export class OAuthService {
     await this.limits.assertMayAuthenticate(c.ctx, c.res);
     try {
       const presented = presentedClient(c.headers, form);
-      const client = await this.clients.authenticate(presented.clientId, presented.secret);
+      const client = await this.clients.authenticate(
+        presented.clientId,
+        presented.secret,
+        this.snapshot(c),
+      );
       if (client) return client;
       this.audit.record('client authentication failed', c, { clientId: presented.clientId });
       throw new OAuthError(

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 
 import { GatewayException } from '../common/gateway.exception';
+import type { ConfigSnapshot } from '../config/config-loader';
 import { GatewayConfig } from '../config/gateway-config';
 import { RedisConnection } from '../redis/redis-connection';
 
@@ -19,7 +20,12 @@ export class RevocationStore {
     private readonly redis: RedisConnection,
   ) {}
 
-  async revoke(jti: string, expiresAtSeconds: number): Promise<void> {
+  /** `snapshot`: the call's (its key prefix); the current one by default. */
+  async revoke(
+    jti: string,
+    expiresAtSeconds: number,
+    snapshot = this.config.current,
+  ): Promise<void> {
     const ttl = Math.max(1, Math.ceil(expiresAtSeconds - Date.now() / 1000));
     const client = this.redis.client;
     if (!client) {
@@ -28,7 +34,7 @@ export class RevocationStore {
       return;
     }
     try {
-      await client.set(this.key(jti), '1', 'EX', ttl);
+      await client.set(key(jti, snapshot), '1', 'EX', ttl);
     } catch {
       throw new GatewayException(503, 'token revocation store unavailable');
     }
@@ -38,14 +44,15 @@ export class RevocationStore {
    * With Redis unreachable the rate-limit store's rule applies: `allow` takes the token as
    * not revoked (logged once per outage), `deny` answers 503.
    */
-  async isRevoked(jti: string): Promise<boolean> {
+  async isRevoked(jti: string, snapshot = this.config.current): Promise<boolean> {
+    const onError = snapshot.gateway.rateLimit.onStoreError;
     const client = this.redis.client;
     if (!client) {
       const exp = this.memory.get(jti);
       return exp !== undefined && exp > Date.now() / 1000;
     }
     try {
-      const found = (await client.exists(this.key(jti))) === 1;
+      const found = (await client.exists(key(jti, snapshot))) === 1;
       if (this.outage) {
         this.outage = false;
         this.logger.log({ msg: 'revocation store reachable again' });
@@ -54,21 +61,13 @@ export class RevocationStore {
     } catch {
       if (!this.outage) {
         this.outage = true;
-        this.logger.warn({ msg: 'revocation store unreachable', onStoreError: this.onError });
+        this.logger.warn({ msg: 'revocation store unreachable', onStoreError: onError });
       }
-      if (this.onError === 'deny') {
+      if (onError === 'deny') {
         throw new GatewayException(503, 'token revocation store unavailable');
       }
       return false;
     }
-  }
-
-  private get onError() {
-    return this.config.current.gateway.rateLimit.onStoreError;
-  }
-
-  private key(jti: string): string {
-    return `${this.config.current.gateway.rateLimit.redisKeyPrefix}revoked:${jti}`;
   }
 
   private sweep(): void {
@@ -76,4 +75,8 @@ export class RevocationStore {
     const now = Date.now() / 1000;
     for (const [k, exp] of this.memory) if (exp <= now) this.memory.delete(k);
   }
+}
+
+function key(jti: string, snapshot: ConfigSnapshot): string {
+  return `${snapshot.gateway.rateLimit.redisKeyPrefix}revoked:${jti}`;
 }

@@ -10,10 +10,10 @@ import {
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 
 import type { ConfigSnapshot } from '../config/config-loader';
-import { GatewayConfig } from '../config/gateway-config';
+import { GatewayConfig, type SnapshotPart } from '../config/gateway-config';
 
 export interface SigningKeySet {
   /** HS256 key: auth.jwt.secret, or this process's random key when the secret is empty. */
@@ -32,27 +32,22 @@ export interface SigningKeySet {
  * secret on the hot path: jsonwebtoken would re-parse it on every verify).
  */
 @Injectable()
-export class GatewaySigningKeys implements OnModuleDestroy {
+export class GatewaySigningKeys {
   private readonly processSecret = createSecretKey(randomBytes(32));
-  private keys: SigningKeySet;
-  private readonly unsubscribe: () => void;
+  private readonly keys: SnapshotPart<SigningKeySet>;
 
   constructor(config: GatewayConfig) {
-    this.keys = this.build(config.current);
-    this.unsubscribe = config.onChange((next) => {
-      const keys = this.build(next);
-      return () => {
-        this.keys = keys;
-      };
-    });
+    this.keys = config.derive((s) => this.build(s));
   }
 
+  /** The keys of the current snapshot (outside a call). */
   get current(): SigningKeySet {
-    return this.keys;
+    return this.keys.current;
   }
 
-  onModuleDestroy(): void {
-    this.unsubscribe();
+  /** The keys of a call's snapshot. */
+  of(snapshot: ConfigSnapshot): SigningKeySet {
+    return this.keys.of(snapshot);
   }
 
   private build(s: ConfigSnapshot): SigningKeySet {

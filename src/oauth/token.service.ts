@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import jwt, { type JwtPayload } from 'jsonwebtoken';
 
-import { GatewayConfig } from '../config/gateway-config';
+import type { ConfigSnapshot } from '../config/config-loader';
 import type { OAuthClient } from './client-registry';
 import { GatewaySigningKeys } from './signing-keys';
 
@@ -28,14 +28,12 @@ export interface GatewayTokenClaims extends JwtPayload {
 /** Signs access tokens and reads back the ones this gateway issued. */
 @Injectable()
 export class TokenService {
-  constructor(
-    private readonly config: GatewayConfig,
-    private readonly keys: GatewaySigningKeys,
-  ) {}
+  constructor(private readonly keys: GatewaySigningKeys) {}
 
-  issue(client: OAuthClient, scopes: readonly string[]): IssuedToken {
-    const g = this.config.current.gateway;
-    const k = this.keys.current;
+  /** Signs with the keys and settings of `snapshot` (the call's). */
+  issue(client: OAuthClient, scopes: readonly string[], snapshot: ConfigSnapshot): IssuedToken {
+    const g = snapshot.gateway;
+    const k = this.keys.of(snapshot);
     const ttl = g.oauth.tokenTtlSeconds;
     const scope = scopes.join(' ');
     const token = jwt.sign(
@@ -58,9 +56,13 @@ export class TokenService {
    * The claims of a token this gateway issued and that verifies now (signature, expiry,
    * issuer); undefined for anything else.
    */
-  verifyOwn(token: string, ignoreExpiration = false): GatewayTokenClaims | undefined {
-    const k = this.keys.current;
-    const iss = this.config.current.gateway.auth.jwt.issuer;
+  verifyOwn(
+    token: string,
+    snapshot: ConfigSnapshot,
+    ignoreExpiration = false,
+  ): GatewayTokenClaims | undefined {
+    const k = this.keys.of(snapshot);
+    const iss = snapshot.gateway.auth.jwt.issuer;
     try {
       const claims = jwt.verify(token, k.algorithm === 'RS256' ? k.publicKey! : k.hmac, {
         algorithms: [k.algorithm],
