@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 
-import { Public, RequireRoles } from '../auth/public.decorator';
+import { Public, RequireRoles } from '../common/access.decorators';
 import { GatewayException } from '../common/gateway.exception';
 import { GatewayAdminService } from './gateway-admin.service';
 

@@ -1,11 +1,11 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 
+import { IS_PROXY_PIPELINE, IS_PUBLIC, REQUIRED_ROLES } from '../common/access.decorators';
 import { GatewayException } from '../common/gateway.exception';
 import type { GatewayRequest } from '../common/request-context';
 import { AuthFailure } from './auth-failure';
 import { Authenticator } from './authenticator';
-import { IS_PROXY_PIPELINE, IS_PUBLIC, REQUIRED_ROLES } from './public.decorator';
 
 /**
  * The one global guard: the gateway's own endpoints are closed by default (authentication

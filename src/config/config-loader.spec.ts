@@ -387,6 +387,35 @@ describe('loadConfig', () => {
       ]);
     });
 
+    it('reports every path and rewrite rule from the one rule module (common/route-pattern)', () => {
+      expectProblems(
+        {
+          'services/a.yaml': service(
+            'a',
+            [
+              '  - path: /a//b',
+              '  - path: /:id/:id',
+              '  - path: /c*',
+              '  - path: /d e',
+              '  - { path: /e/:id, rewrite: /x/:other }',
+              '  - { path: /f/:id, rewrite: /x/* }',
+              '  - { path: /g/*, rewrite: x/* }',
+              '',
+            ].join('\n'),
+          ),
+        },
+        [
+          'services/a.yaml: routes[0].path: has an empty segment',
+          'services/a.yaml: routes[1].path: repeats the parameter :id',
+          'services/a.yaml: routes[2].path: * may only be a whole segment',
+          'services/a.yaml: routes[3].path: must be /-separated segments: literals, :name or a final *',
+          'services/a.yaml: routes[4].rewrite: uses :other, not in path',
+          'services/a.yaml: routes[5].rewrite: uses * but path has none',
+          'services/a.yaml: routes[6].rewrite: must start with /',
+        ],
+      );
+    });
+
     it('reports roles or scopes on a route with auth none, explicit or by default', () => {
       expectProblems(
         {

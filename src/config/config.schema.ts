@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 
 import { z } from 'zod';
 
+import { routePatternProblems } from '../common/route-pattern';
 import { parseSize } from './size';
 
 /** Values that came through `${VAR}` substitution are strings: accept digit strings for integers. */
@@ -245,29 +246,13 @@ const routeRateLimitSchema = z.union([
   }),
 ]);
 
-const SEGMENT = /^(\*|:[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9\-._~!$&'()+,;=:@%]+)$/;
-
-const routePath = z
-  .string()
-  .startsWith('/', 'must start with /')
-  .refine(
-    (p) =>
-      !p.startsWith('/') ||
-      p === '/' ||
-      p
-        .slice(1)
-        .split('/')
-        .every((s) => SEGMENT.test(s)),
-    {
-      message: 'must be /-separated segments: literals, :name or a final *',
-    },
-  )
-  .refine((p) => !p.slice(0, -1).includes('*'), { message: '* may only be the last segment' });
+/** The path and rewrite rules live in common/route-pattern (the route table uses them too). */
+const routePath = z.string();
 
 const routeSchema = z
   .strictObject({
     path: routePath,
-    rewrite: z.string().startsWith('/', 'must start with /').optional(),
+    rewrite: z.string().optional(),
     methods: z.array(method).min(1).optional(),
     auth: z.enum(['none', 'jwt', 'apiKey', 'any']).default('none'),
     roles: z.array(z.string().min(1)).default([]),
@@ -283,16 +268,8 @@ const routeSchema = z
         message: 'needs auth jwt, apiKey or any (auth is none)',
       });
     }
-    if (r.rewrite !== undefined) {
-      if (r.rewrite.includes('*') && !r.path.endsWith('*')) {
-        ctx.addIssue({ code: 'custom', path: ['rewrite'], message: 'uses * but path has none' });
-      }
-      const params = new Set(r.path.split('/').filter((s) => s.startsWith(':')));
-      for (const s of r.rewrite.split('/')) {
-        if (s.startsWith(':') && !params.has(s)) {
-          ctx.addIssue({ code: 'custom', path: ['rewrite'], message: `uses ${s}, not in path` });
-        }
-      }
+    for (const p of routePatternProblems(r.path, r.rewrite)) {
+      ctx.addIssue({ code: 'custom', path: [p.field], message: p.message });
     }
   });
 

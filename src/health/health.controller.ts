@@ -1,7 +1,7 @@
 import { Controller, Get, Header, UseFilters } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 
-import { Public } from '../auth/public.decorator';
+import { Public } from '../common/access.decorators';
 import { RateLimitStoreIndicator } from '../rate-limit/rate-limit-store.indicator';
 import { EventLoopDelayIndicator } from './event-loop-delay.indicator';
 import { HeapIndicator } from './heap.indicator';

@@ -3,7 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { PrometheusController } from '@willsoto/nestjs-prometheus';
 import type { Response } from 'express';
 
-import { Public } from '../auth/public.decorator';
+import { Public } from '../common/access.decorators';
 
 /** GET /metrics, Prometheus text format; public like the probes. */
 @Controller()

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 
 import { Controller, Get, Header, HttpCode, Post, Req, Res, UseFilters } from '@nestjs/common';
 
-import { Public } from '../auth/public.decorator';
+import { Public } from '../common/access.decorators';
 import type { GatewayRequest } from '../common/request-context';
 import { type CallerFacts, type Introspection, OAuthService } from './oauth.service';
 import { OAuthErrorFilter } from './oauth-error.filter';

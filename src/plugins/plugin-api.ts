@@ -37,8 +37,16 @@ export interface PluginCall {
   readonly identity: PluginIdentity | null;
   /** What will be sent upstream (request phase; in access it edits the same headers). */
   readonly upstream: { readonly headers: HeaderEditor };
-  /** Ends the call with this status (4xx or 5xx) and the gateway's error body. */
-  reject(status: number, message: string, headers?: Readonly<Record<string, string>>): never;
+  /**
+   * Ends the call with this status (4xx or 5xx) and the gateway's error body; `problems`
+   * (at most 20 lines) goes into the body as `"problems": [...]`, as request-validation does.
+   */
+  reject(
+    status: number,
+    message: string,
+    headers?: Readonly<Record<string, string>>,
+    problems?: readonly string[],
+  ): never;
   /**
    * Reads the whole request body (request phase), at most `maxBytes` (else the call is
    * refused with 413). The body read is what the backend then receives, byte for byte.

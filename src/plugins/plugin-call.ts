@@ -73,8 +73,13 @@ export class ProxiedCall implements PluginCall {
     };
   }
 
-  reject(status: number, message: string, headers?: Readonly<Record<string, string>>): never {
-    throw new PluginRejection(status, message, headers);
+  reject(
+    status: number,
+    message: string,
+    headers?: Readonly<Record<string, string>>,
+    problems?: readonly string[],
+  ): never {
+    throw new PluginRejection(status, message, headers, problems?.slice(0, 20).map(String));
   }
 
   /**

@@ -7,7 +7,7 @@ export class PluginRejection extends Error {
     readonly status: number,
     message: string,
     readonly headers: Readonly<Record<string, string>> | undefined,
-    /** request-validation's `problems` lines. */
+    /** `problems` lines for the body (request-validation's, or any plugin's). */
     readonly problems?: readonly string[],
   ) {
     super(message);

@@ -4,7 +4,7 @@ import { Injectable, UseGuards } from '@nestjs/common';
 
 import { AuthenticateGuard } from '../auth/authenticate.guard';
 import { AuthorizeGuard } from '../auth/authorize.guard';
-import { ProxyPipeline } from '../auth/public.decorator';
+import { ProxyPipeline } from '../common/access.decorators';
 import type { GatewayRequest } from '../common/request-context';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
 import { PluginSteps } from './plugin-steps';

@@ -1,6 +1,6 @@
+import { findRouteConflicts } from '../common/route-pattern';
 import {
   type CompiledRoute,
-  findRouteConflicts,
   type RouteDefinition,
   type RouteLookup,
   type RouteMatch,
@@ -61,16 +61,17 @@ describe('RouteTable', () => {
 
     it.each([
       [{ pattern: 'a/b' }, 'route 0: pattern must start with /'],
-      [{ pattern: '/a/*/b' }, 'route 0: pattern has * before the last segment'],
-      [{ pattern: '/a*' }, 'route 0: pattern has * inside a segment'],
+      [{ pattern: '/a/*/b' }, 'route 0: pattern * may only be the last segment'],
+      [{ pattern: '/a*' }, 'route 0: pattern * may only be a whole segment'],
       [{ pattern: '/a//b' }, 'route 0: pattern has an empty segment'],
-      [{ pattern: '/:id/:id' }, 'route 0: pattern repeats a parameter name'],
+      [{ pattern: '/:id/:id' }, 'route 0: pattern repeats the parameter :id'],
       [
-        { pattern: '/a/:id', rewrite: '/b/:x' },
-        'route 0: rewrite uses a parameter the pattern does not capture',
+        { pattern: '/a b' },
+        'route 0: pattern must be /-separated segments: literals, :name or a final *',
       ],
-      [{ pattern: '/a/:id', rewrite: '/b/*' }, 'route 0: rewrite uses * but the pattern has none'],
-      [{ pattern: '/a/*', rewrite: '/*/b' }, 'route 0: rewrite has * before the last segment'],
+      [{ pattern: '/a/:id', rewrite: '/b/:x' }, 'route 0: rewrite uses :x, not in path'],
+      [{ pattern: '/a/:id', rewrite: '/b/*' }, 'route 0: rewrite uses * but path has none'],
+      [{ pattern: '/a/*', rewrite: '/*/b' }, 'route 0: rewrite * may only be the last segment'],
       [{ pattern: '/a/*', rewrite: 'b/*' }, 'route 0: rewrite must start with /'],
       [{ pattern: '/a/*', rewrite: '/b//*' }, 'route 0: rewrite has an empty segment'],
     ])('rejects %j', (def, message) => {

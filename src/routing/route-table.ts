@@ -1,5 +1,14 @@
-// Patterns and rewrites are parsed once when the table is compiled; `lookup` runs on every
-// proxied request and only walks precompiled segments against the normalised path.
+// Patterns and rewrites are parsed once when the table is compiled (rules: common/route-pattern);
+// `lookup` runs on every proxied request and only walks precompiled segments against the
+// normalised path.
+
+import {
+  normaliseMethods,
+  type ParsedPattern,
+  parsePattern,
+  parseRewrite,
+  type RewritePart,
+} from '../common/route-pattern';
 
 export interface RouteDefinition<T> {
   pattern: string;
@@ -34,23 +43,7 @@ export type RouteLookup<T> =
   | { kind: 'method-not-allowed'; allow: readonly string[] }
   | { kind: 'not-found' };
 
-type Segment =
-  | { readonly kind: 'literal'; readonly text: string }
-  | { readonly kind: 'param'; readonly name: string };
-
-type RewritePart =
-  | { readonly kind: 'text'; readonly text: string }
-  | { readonly kind: 'param'; readonly name: string }
-  | { readonly kind: 'rest' };
-
-interface ParsedPattern {
-  readonly segments: readonly Segment[];
-  readonly wildcard: boolean;
-  readonly paramNames: ReadonlySet<string>;
-}
-
 const SLASH = 0x2f;
-const PARAM = /^:[A-Za-z_][A-Za-z0-9_]*$/;
 const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 const NOT_FOUND: { readonly kind: 'not-found' } = Object.freeze({ kind: 'not-found' });
 
@@ -240,40 +233,6 @@ export class RouteTable<T> {
   }
 }
 
-/** Index pairs (into `defs`, lower first) of routes that would shadow each other. */
-export function findRouteConflicts<T>(
-  defs: readonly RouteDefinition<T>[],
-): Array<[number, number]> {
-  const shapes = defs.map((d) =>
-    d.pattern
-      .split('/')
-      .map((s) => (PARAM.test(s) ? ':' : s))
-      .join('/'),
-  );
-  const methods = defs.map((d) => normaliseMethods(d.methods));
-  const conflicts: Array<[number, number]> = [];
-  for (let i = 0; i < defs.length; i++) {
-    for (let j = i + 1; j < defs.length; j++) {
-      if (shapes[i] === shapes[j] && methodsOverlap(methods[i], methods[j])) {
-        conflicts.push([i, j]);
-      }
-    }
-  }
-  return conflicts;
-}
-
-function methodsOverlap(a: readonly string[] | null, b: readonly string[] | null): boolean {
-  return a === null || b === null || a.some((m) => b.includes(m));
-}
-
-function normaliseMethods(methods: readonly string[] | undefined): readonly string[] | null {
-  if (methods === undefined) return null;
-  const set = new Set(methods.map((m) => m.toUpperCase()));
-  // A GET route answers HEAD too (RFC 9110 §9.3.2), so HEAD is allowed and can conflict.
-  if (set.has('GET')) set.add('HEAD');
-  return Object.freeze([...set].sort());
-}
-
 /** Where matching stops: a trailing slash is not a segment. */
 function pathEnd(path: string): number {
   const len = path.length;
@@ -293,63 +252,4 @@ function comparePriority(a: ParsedPattern, b: ParsedPattern): number {
     if (ra !== rb) return ra - rb;
     if (ra === RANK_END || ra === RANK_WILDCARD) return 0;
   }
-}
-
-/** A problem description, or the parsed pattern. */
-function parsePattern(pattern: string): ParsedPattern | string {
-  if (pattern.charCodeAt(0) !== SLASH) return 'must start with /';
-  const segments: Segment[] = [];
-  const paramNames = new Set<string>();
-  if (pattern === '/') return { segments, wildcard: false, paramNames };
-  const raw = pattern.slice(1).split('/');
-  for (let i = 0; i < raw.length; i++) {
-    const s = raw[i];
-    if (s === '*') {
-      if (i !== raw.length - 1) return 'has * before the last segment';
-      return { segments, wildcard: true, paramNames };
-    }
-    if (s === '') return 'has an empty segment';
-    if (s.includes('*')) return 'has * inside a segment';
-    if (PARAM.test(s)) {
-      const name = s.slice(1);
-      if (paramNames.has(name)) return 'repeats a parameter name';
-      paramNames.add(name);
-      segments.push({ kind: 'param', name });
-    } else {
-      segments.push({ kind: 'literal', text: s });
-    }
-  }
-  return { segments, wildcard: false, paramNames };
-}
-
-/** Adjacent literal segments are merged into one text part, each with its leading slash. */
-function parseRewrite(rewrite: string, pattern: ParsedPattern): RewritePart[] | string {
-  if (rewrite.charCodeAt(0) !== SLASH) return 'must start with /';
-  const parts: RewritePart[] = [];
-  let text = '';
-  const raw = rewrite.slice(1).split('/');
-  for (let i = 0; i < raw.length; i++) {
-    const s = raw[i];
-    const last = i === raw.length - 1;
-    if (s === '*') {
-      if (!last) return 'has * before the last segment';
-      if (!pattern.wildcard) return 'uses * but the pattern has none';
-      if (text !== '') parts.push({ kind: 'text', text });
-      parts.push({ kind: 'rest' });
-      return parts;
-    }
-    if (s.includes('*')) return 'has * inside a segment';
-    if (s === '' && !last) return 'has an empty segment';
-    if (PARAM.test(s)) {
-      const name = s.slice(1);
-      if (!pattern.paramNames.has(name)) return 'uses a parameter the pattern does not capture';
-      if (text !== '') parts.push({ kind: 'text', text });
-      text = '';
-      parts.push({ kind: 'param', name });
-    } else {
-      text += '/' + s;
-    }
-  }
-  if (text !== '') parts.push({ kind: 'text', text });
-  return parts;
 }

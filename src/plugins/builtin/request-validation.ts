@@ -8,7 +8,6 @@ import Ajv2020, { type ErrorObject } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 
 import { type GatewayPlugin, PluginOptionsError } from '../plugin-api';
-import { PluginRejection } from '../plugin-errors';
 
 const MAX_PROBLEMS = 20;
 const JSON_TYPE = /^application\/(?:json|[^\s;/]+\+json)\s*(?:;|$)/i;
@@ -111,19 +110,19 @@ export const requestValidation: GatewayPlugin = {
         try {
           value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
         } catch {
-          throw new PluginRejection(400, 'the request body is not valid JSON', undefined, [
+          call.reject(400, 'the request body is not valid JSON', undefined, [
             '/: is not valid JSON',
           ]);
         }
       }
       if (value === undefined) {
-        throw new PluginRejection(400, 'the request body is not valid', undefined, [
+        call.reject(400, 'the request body is not valid', undefined, [
           '/: a JSON body is required',
         ]);
       }
       if (!validate(value)) {
         const problems = (validate.errors ?? []).slice(0, MAX_PROBLEMS).map(problemLine);
-        throw new PluginRejection(400, 'the request body is not valid', undefined, problems);
+        call.reject(400, 'the request body is not valid', undefined, problems);
       }
     };
   },

@@ -1,3 +1,6 @@
+// Who may call an own endpoint: metadata the controllers of every module set, and the
+// own-endpoints guard (auth) reads. Here, below both, so no controller imports auth.
+
 import { SetMetadata } from '@nestjs/common';
 
 export const IS_PUBLIC = 'gateway:public';
