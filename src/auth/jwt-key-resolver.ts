@@ -1,6 +1,4 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import type { KeyObject } from 'node:crypto';
 
 import { Injectable } from '@nestjs/common';
 import jwt from 'jsonwebtoken';
@@ -78,9 +76,7 @@ export class JwtKeyResolver {
     const j = s.gateway.auth.jwt;
     return {
       algorithms: new Set(j.algorithms),
-      publicKey: j.publicKeyFile
-        ? createPublicKey(readFileSync(resolve(s.dir, j.publicKeyFile)))
-        : undefined,
+      publicKey: s.keys.jwtPublicKey,
       jwks: j.jwksUri
         ? previous?.uri === j.jwksUri
           ? previous

@@ -1,6 +1,6 @@
 // Reads a config folder (gateway.yaml + services/*.yaml) into one validated, frozen snapshot,
 // or into the list of every problem found, one line each: `<file>: <key.path>: <what>`.
-import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -47,6 +47,15 @@ export interface ConfigSnapshot {
    * Whoever replaces or drops the snapshot closes them (GatewayConfig, config:check).
    */
   readonly plugins: CompiledPlugins;
+  /** The PEM files of the config, parsed once at load (the key resolver and signer use these). */
+  readonly keys: ParsedKeys;
+}
+
+export interface ParsedKeys {
+  /** `auth.jwt.publicKeyFile`. */
+  readonly jwtPublicKey?: KeyObject;
+  /** `oauth.signing.privateKeyFile` (RS256 signing). */
+  readonly signingPrivateKey?: KeyObject;
 }
 
 export type LoadResult =
@@ -87,7 +96,8 @@ export function loadConfig(
 
   const warnings: string[] = [];
   const redisUrl = env.REDIS_URL === '' ? undefined : env.REDIS_URL;
-  if (gateway) checkGateway(gateway, dir, redisUrl, problems, warnings);
+  const keys: { jwtPublicKey?: KeyObject; signingPrivateKey?: KeyObject } = {};
+  if (gateway) checkGateway(gateway, dir, redisUrl, problems, warnings, keys);
   checkServices(services, problems, warnings);
   if (problems.length > 0 || !gateway) return { ok: false, problems };
   // Last: plugin instances are only created for a config that is otherwise valid.
@@ -121,6 +131,7 @@ export function loadConfig(
     redisUrl,
     warnings,
     plugins: compiled.plugins,
+    keys,
   };
   return { ok: true, snapshot: deepFreeze(snapshot) };
 }
@@ -214,14 +225,16 @@ function checkGateway(
   redisUrl: string | undefined,
   problems: string[],
   warnings: string[],
+  keys: { jwtPublicKey?: KeyObject; signingPrivateKey?: KeyObject },
 ): void {
   const at = (key: string, what: string) => problems.push(`${GATEWAY_FILE}: ${key}: ${what}`);
   if (g.rateLimit.store === 'redis' && !redisUrl) {
     at('rateLimit.store', 'redis needs the REDIS_URL environment variable');
   }
   const jwt = g.auth.jwt;
-  if (jwt.publicKeyFile)
-    checkKeyFile(dir, jwt.publicKeyFile, 'public', 'auth.jwt.publicKeyFile', at);
+  if (jwt.publicKeyFile) {
+    keys.jwtPublicKey = readKeyFile(dir, jwt.publicKeyFile, 'public', 'auth.jwt.publicKeyFile', at);
+  }
   if (jwt.algorithms.includes('RS256') && !jwt.publicKeyFile && !jwt.jwksUri) {
     if (g.oauth.signing.algorithm !== 'RS256') {
       at('auth.jwt.algorithms', 'RS256 needs auth.jwt.publicKeyFile or auth.jwt.jwksUri');
@@ -251,7 +264,7 @@ function checkGateway(
     );
   }
   if (g.oauth.signing.algorithm === 'RS256') {
-    checkKeyFile(
+    keys.signingPrivateKey = readKeyFile(
       dir,
       g.oauth.signing.privateKeyFile,
       'private',
@@ -290,26 +303,29 @@ function isPlainRemote(uri: string): boolean {
   return !(host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host));
 }
 
-function checkKeyFile(
+/** The RSA key in `file` (relative to the config folder), or undefined with a problem line. */
+function readKeyFile(
   dir: string,
   file: string,
   kind: 'public' | 'private',
   key: string,
   at: (key: string, what: string) => void,
-): void {
+): KeyObject | undefined {
   let pem: string;
   try {
     pem = readFileSync(resolve(dir, file), 'utf8');
   } catch {
     at(key, 'cannot read the file (paths are relative to the config folder)');
-    return;
+    return undefined;
   }
   try {
     const k = kind === 'public' ? createPublicKey(pem) : createPrivateKey(pem);
-    if (k.asymmetricKeyType !== 'rsa') at(key, 'must be an RSA key');
+    if (k.asymmetricKeyType === 'rsa') return k;
+    at(key, 'must be an RSA key');
   } catch {
     at(key, `is not a PEM ${kind} key`);
   }
+  return undefined;
 }
 
 function checkServices(

@@ -1,14 +1,11 @@
 import {
   createHash,
-  createPrivateKey,
   createPublicKey,
   createSecretKey,
   type JsonWebKey,
   type KeyObject,
   randomBytes,
 } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 
 import { Injectable } from '@nestjs/common';
 
@@ -57,7 +54,9 @@ export class GatewaySigningKeys {
     if (signing.algorithm === 'HS256') {
       return { hmac, algorithm: 'HS256', signingKey: hmac, jwks: [] };
     }
-    const privateKey = createPrivateKey(readFileSync(resolve(s.dir, signing.privateKeyFile)));
+    // Parsed and checked (RSA) when the config loaded.
+    const privateKey = s.keys.signingPrivateKey;
+    if (!privateKey) throw new Error('oauth.signing.privateKeyFile was not loaded');
     const publicKey = createPublicKey(privateKey);
     const jwk = publicKey.export({ format: 'jwk' });
     const kid = thumbprint(jwk);
