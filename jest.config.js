@@ -3,7 +3,14 @@ module.exports = {
   rootDir: '.',
   testEnvironment: 'node',
   moduleFileExtensions: ['ts', 'js', 'json'],
-  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
+  // Tiers: unit (src/**/*.spec.ts), medium (the module graph without a server), static (the
+  // shipped files: deploy/, monitoring/), e2e (the real gateway and real backends).
+  testMatch: [
+    '<rootDir>/src/**/*.spec.ts',
+    '<rootDir>/test/medium/**/*.medium-spec.ts',
+    '<rootDir>/test/static/**/*.static-spec.ts',
+    '<rootDir>/test/**/*.e2e-spec.ts',
+  ],
   // The examples import the package by name, as an application would.
   moduleNameMapper: { '^nest-api-gateway$': '<rootDir>/src/index.ts' },
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },

@@ -9,19 +9,14 @@ import request from 'supertest';
 import { loadConfig } from '../src/config/config-loader';
 import { GatewayConfig } from '../src/config/gateway-config';
 import { startBackend, type TestBackend } from './support/backend';
+import { waitUntil } from './support/poll';
 import { startTestGateway, type TestGateway, writeConfigDir } from './support/test-gateway';
 
 const ROOT = resolve(__dirname, '..');
 const MAIN = join(ROOT, 'dist/src/main.js');
 
-/** Polls a condition the test cannot await directly (a request reaching the backend). */
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** A request reaching the backend, and the like. */
+const until = (cond: () => boolean, what: string, ms = 5000) => waitUntil(cond, ms, what, 5);
 
 describe('Config (e2e)', () => {
   let backend: TestBackend;

@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 
 import { startBackend, type TestBackend } from './support/backend';
 import { basicAuth, claimsOf } from './support/keys';
+import { poll } from './support/poll';
 import {
   call,
   clearOfBoundary,
@@ -12,7 +13,6 @@ import {
   keysUnder,
   limitHeaders,
   logLines,
-  poll,
   RedisProcess,
   type Reply,
   resetAfterCount,

@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 
 import { startBackend, type TestBackend } from './support/backend';
+import { waitUntil } from './support/poll';
 import {
   call,
   type CheckedBackend,
@@ -11,7 +12,6 @@ import {
   startStaleSocketBackend,
   startTrickleBackend,
   type TrickleBackend,
-  waitUntil,
 } from './support/resilience-kit';
 import { startTestGateway, type TestGateway } from './support/test-gateway';
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { startBackend, type TestBackend } from './support/backend';
+import { waitUntil } from './support/poll';
 import {
   call,
   connectOnce,
@@ -12,7 +13,6 @@ import {
   rawConnection,
   startTrickleBackend,
   type TrickleBackend,
-  waitUntil,
 } from './support/resilience-kit';
 import { startTestGateway, type TestGateway, writeConfigDir } from './support/test-gateway';
 

@@ -29,7 +29,6 @@ const size = () =>
   });
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
-export type HttpMethod = (typeof HTTP_METHODS)[number];
 
 const method = z.preprocess(
   (v) => (typeof v === 'string' ? v.toUpperCase() : v),
@@ -294,14 +293,9 @@ export const serviceFileSchema = z.strictObject({
 export type GatewaySettings = z.output<typeof gatewayFileSchema>;
 export type ServerSettings = GatewaySettings['server'];
 export type CorsSettings = NonNullable<GatewaySettings['cors']>;
-export type AuthSettings = GatewaySettings['auth'];
-export type OAuthSettings = GatewaySettings['oauth'];
-export type OAuthClientSettings = OAuthSettings['clients'][number];
+export type OAuthClientSettings = GatewaySettings['oauth']['clients'][number];
 export type RateLimitSettings = GatewaySettings['rateLimit'];
 export type ServiceSettings = z.output<typeof serviceFileSchema>;
 export type RouteSettings = ServiceSettings['routes'][number];
-export type TargetSettings = ServiceSettings['targets'][number];
 export type HealthCheckSettings = NonNullable<ServiceSettings['healthCheck']>;
 export type CircuitBreakerSettings = ServiceSettings['circuitBreaker'];
-export type RouteAuth = RouteSettings['auth'];
-export const ALL_METHODS: readonly HttpMethod[] = HTTP_METHODS;

@@ -1,4 +1,4 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 import type { RuntimeEnv } from '../config/runtime-env';
 
@@ -12,15 +12,24 @@ export const REDACTED_PATHS = [
   'headers.authorization',
   'headers.cookie',
   'headers["x-api-key"]',
+  'headers["proxy-authorization"]',
+  'headers["set-cookie"]',
 ];
 
-/** The one pino instance: Nest's logger (through nestjs-pino) and the access log share it. */
-export function createGatewayLogger(env: Pick<RuntimeEnv, 'LOG_LEVEL' | 'LOG_FORMAT'>): Logger {
+/**
+ * The one pino instance: Nest's logger (through nestjs-pino) and the access log share it.
+ * `destination` (tests) replaces stdout; the options, redaction included, stay the same.
+ */
+export function createGatewayLogger(
+  env: Pick<RuntimeEnv, 'LOG_LEVEL' | 'LOG_FORMAT'>,
+  destination?: DestinationStream,
+): Logger {
   const options = {
     level: env.LOG_LEVEL,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     base: { pid: process.pid },
   };
+  if (destination) return pino(options, destination);
   if (env.LOG_FORMAT === 'pretty') {
     return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });
   }

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Test } from '@nestjs/testing';
-import { getToken } from '@willsoto/nestjs-prometheus';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { register } from 'prom-client';
 
 import type { RequestContext } from '../common/request-context';
 import { loadConfig } from '../config/config-loader';
@@ -16,18 +15,16 @@ import {
   AUTH_FAILURES,
   BREAKER_STATE,
   CONFIG_RELOADS,
-  LATENCY_BUCKETS,
-  PLUGIN_ERRORS,
   REQUEST_DURATION,
   REQUESTS_TOTAL,
   TARGET_UP,
   UPSTREAM_DURATION,
 } from './metric-names';
+import { gatewayMetricProviders } from './metrics.module';
 
 const SERVICE = 'name: s\ntargets: [{ url: "http://127.0.0.1:1" }]\nroutes:\n  - { path: /s/* }\n';
 
 describe('GatewayMetrics', () => {
-  let registry: Registry;
   let metrics: GatewayMetrics;
   let config: GatewayConfig;
   let dir: string;
@@ -39,88 +36,15 @@ describe('GatewayMetrics', () => {
     const loaded = loadConfig(dir, {});
     if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
 
-    // A registry of the test's own: the process-wide default one is left alone.
-    registry = new Registry();
-    const registers = [registry];
+    // The module's own metric providers, in this test file's default registry (jest gives
+    // every file its own prom-client), emptied before each test.
+    register.clear();
     const moduleRef = await Test.createTestingModule({
       providers: [
         { provide: GATEWAY_CONFIG_OPTIONS, useValue: { initial: loaded.snapshot, env: {} } },
         GatewayConfig,
         GatewayMetrics,
-        {
-          provide: getToken(REQUESTS_TOTAL),
-          useValue: new Counter({
-            name: REQUESTS_TOTAL,
-            help: 'h',
-            labelNames: ['method', 'route', 'service', 'status'],
-            registers,
-          }),
-        },
-        {
-          provide: getToken(REQUEST_DURATION),
-          useValue: new Histogram({
-            name: REQUEST_DURATION,
-            help: 'h',
-            labelNames: ['method', 'route', 'service'],
-            buckets: LATENCY_BUCKETS,
-            registers,
-          }),
-        },
-        {
-          provide: getToken(UPSTREAM_DURATION),
-          useValue: new Histogram({
-            name: UPSTREAM_DURATION,
-            help: 'h',
-            labelNames: ['service'],
-            buckets: LATENCY_BUCKETS,
-            registers,
-          }),
-        },
-        {
-          provide: getToken(BREAKER_STATE),
-          useValue: new Gauge({
-            name: BREAKER_STATE,
-            help: 'h',
-            labelNames: ['service'],
-            registers,
-          }),
-        },
-        {
-          provide: getToken(TARGET_UP),
-          useValue: new Gauge({
-            name: TARGET_UP,
-            help: 'h',
-            labelNames: ['service', 'target'],
-            registers,
-          }),
-        },
-        {
-          provide: getToken(AUTH_FAILURES),
-          useValue: new Counter({
-            name: AUTH_FAILURES,
-            help: 'h',
-            labelNames: ['reason'],
-            registers,
-          }),
-        },
-        {
-          provide: getToken(PLUGIN_ERRORS),
-          useValue: new Counter({
-            name: PLUGIN_ERRORS,
-            help: 'h',
-            labelNames: ['plugin'],
-            registers,
-          }),
-        },
-        {
-          provide: getToken(CONFIG_RELOADS),
-          useValue: new Counter({
-            name: CONFIG_RELOADS,
-            help: 'h',
-            labelNames: ['result'],
-            registers,
-          }),
-        },
+        ...gatewayMetricProviders,
       ],
     }).compile();
     metrics = moduleRef.get(GatewayMetrics);
@@ -133,7 +57,7 @@ describe('GatewayMetrics', () => {
 
   /** Every value of a metric as `labels -> value` (sorted label pairs joined). */
   async function values(name: string): Promise<Record<string, number>> {
-    const metric = registry.getSingleMetric(name);
+    const metric = register.getSingleMetric(name);
     if (!metric) throw new Error(`no metric ${name}`);
     const out: Record<string, number> = {};
     for (const v of (await metric.get()).values) {

@@ -19,6 +19,12 @@ import {
 
 type Labels<T extends string> = Record<T, string>;
 
+/**
+ * What the target gauge's `collect` option (prom-client's scrape hook, see metrics.module)
+ * runs on every scrape. Process-wide like prom-client's default registry the gauge lives in.
+ */
+export const targetScrapeReaders = new Set<() => void>();
+
 interface RouteChildren {
   readonly duration: ReturnType<Histogram<string>['labels']>;
   readonly byStatus: Map<number, ReturnType<Counter<string>['labels']>>;
@@ -110,11 +116,12 @@ export class GatewayMetrics {
   }
 
   /**
-   * Reads every target's health when /metrics is scraped (prom-client's collect hook), so
-   * a passive rest that ended without traffic shows as up.
+   * Reads every target's health when /metrics is scraped (the gauge's collect hook), so a
+   * passive rest that ended without traffic shows as up. Returns the unsubscribe.
    */
-  refreshTargetsOnScrape(read: () => void): void {
-    (this.targetUp as Gauge<string> & { collect?: () => void }).collect = read;
+  refreshTargetsOnScrape(read: () => void): () => void {
+    targetScrapeReaders.add(read);
+    return () => targetScrapeReaders.delete(read);
   }
 
   authFailure(reason: string): void {

@@ -7,7 +7,7 @@ import {
 } from '@willsoto/nestjs-prometheus';
 
 import { ensureDefaultMetrics } from './default-metrics';
-import { GatewayMetrics } from './gateway-metrics';
+import { GatewayMetrics, targetScrapeReaders } from './gateway-metrics';
 import {
   AUTH_FAILURES,
   BREAKER_STATE,
@@ -23,6 +23,55 @@ import { MetricsController } from './metrics.controller';
 
 ensureDefaultMetrics();
 
+/** The metric handles GatewayMetrics injects (the rate-limit module registers its own two). */
+export const gatewayMetricProviders = [
+  makeCounterProvider({
+    name: REQUESTS_TOTAL,
+    help: 'Calls on the proxy path, by route pattern, service and status',
+    labelNames: ['method', 'route', 'service', 'status'],
+  }),
+  makeHistogramProvider({
+    name: REQUEST_DURATION,
+    help: 'Time from the request to the end of the response, in seconds',
+    labelNames: ['method', 'route', 'service'],
+    buckets: LATENCY_BUCKETS,
+  }),
+  makeHistogramProvider({
+    name: UPSTREAM_DURATION,
+    help: 'Time from dispatch to the upstream response head, in seconds',
+    labelNames: ['service'],
+    buckets: LATENCY_BUCKETS,
+  }),
+  makeGaugeProvider({
+    name: BREAKER_STATE,
+    help: 'Circuit breaker state per service: 0 closed, 1 half-open, 2 open',
+    labelNames: ['service'],
+  }),
+  makeGaugeProvider({
+    name: TARGET_UP,
+    help: 'Upstream target health: 1 healthy, 0 down',
+    labelNames: ['service', 'target'],
+    collect() {
+      for (const read of targetScrapeReaders) read();
+    },
+  }),
+  makeCounterProvider({
+    name: AUTH_FAILURES,
+    help: 'Authentication and authorisation failures by reason',
+    labelNames: ['reason'],
+  }),
+  makeCounterProvider({
+    name: PLUGIN_ERRORS,
+    help: 'Plugin hooks that threw, rejected, missed the deadline or rejected with a bad status',
+    labelNames: ['plugin'],
+  }),
+  makeCounterProvider({
+    name: CONFIG_RELOADS,
+    help: 'Configuration reloads by result',
+    labelNames: ['result'],
+  }),
+];
+
 /** /metrics and the gateway's metrics (the rate-limit module registers its own two). */
 @Global()
 @Module({
@@ -33,51 +82,7 @@ ensureDefaultMetrics();
       defaultMetrics: { enabled: false },
     }),
   ],
-  providers: [
-    makeCounterProvider({
-      name: REQUESTS_TOTAL,
-      help: 'Calls on the proxy path, by route pattern, service and status',
-      labelNames: ['method', 'route', 'service', 'status'],
-    }),
-    makeHistogramProvider({
-      name: REQUEST_DURATION,
-      help: 'Time from the request to the end of the response, in seconds',
-      labelNames: ['method', 'route', 'service'],
-      buckets: LATENCY_BUCKETS,
-    }),
-    makeHistogramProvider({
-      name: UPSTREAM_DURATION,
-      help: 'Time from dispatch to the upstream response head, in seconds',
-      labelNames: ['service'],
-      buckets: LATENCY_BUCKETS,
-    }),
-    makeGaugeProvider({
-      name: BREAKER_STATE,
-      help: 'Circuit breaker state per service: 0 closed, 1 half-open, 2 open',
-      labelNames: ['service'],
-    }),
-    makeGaugeProvider({
-      name: TARGET_UP,
-      help: 'Upstream target health: 1 healthy, 0 down',
-      labelNames: ['service', 'target'],
-    }),
-    makeCounterProvider({
-      name: AUTH_FAILURES,
-      help: 'Authentication and authorisation failures by reason',
-      labelNames: ['reason'],
-    }),
-    makeCounterProvider({
-      name: PLUGIN_ERRORS,
-      help: 'Plugin hooks that threw, rejected, missed the deadline or rejected with a bad status',
-      labelNames: ['plugin'],
-    }),
-    makeCounterProvider({
-      name: CONFIG_RELOADS,
-      help: 'Configuration reloads by result',
-      labelNames: ['result'],
-    }),
-    GatewayMetrics,
-  ],
+  providers: [...gatewayMetricProviders, GatewayMetrics],
   exports: [GatewayMetrics],
 })
 export class MetricsModule {}

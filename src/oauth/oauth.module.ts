@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 
-import { WindowStoreModule } from '../rate-limit/window-store.module';
+import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { RedisModule } from '../redis/redis.module';
 import { ClientAuthLimits } from './client-auth-limits';
 import { ClientRegistry, ConfigClientRegistry } from './client-registry';
@@ -12,7 +12,7 @@ import { TokenService } from './token.service';
 
 /** /oauth/token, revoke, introspect and the JWKS; the signing keys and revocations. */
 @Module({
-  imports: [RedisModule, WindowStoreModule],
+  imports: [RedisModule, RateLimitModule],
   controllers: [OAuthController],
   providers: [
     { provide: ClientRegistry, useClass: ConfigClientRegistry },

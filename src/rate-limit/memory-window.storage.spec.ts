@@ -211,22 +211,4 @@ describe('MemoryWindowStorage', () => {
       expect(d.remaining).toBe(3);
     });
   });
-
-  describe('increment (throttler storage)', () => {
-    it('maps a decision onto throttler hits and blocking', async () => {
-      expect(await store.increment('t', W, 2)).toEqual({
-        totalHits: 1,
-        timeToExpire: 120,
-        isBlocked: false,
-        timeToBlockExpire: 1,
-      });
-      await store.increment('t', W, 2);
-      expect(await store.increment('t', W, 2)).toEqual({
-        totalHits: 3,
-        timeToExpire: 120,
-        isBlocked: true,
-        timeToBlockExpire: 90,
-      });
-    });
-  });
 });

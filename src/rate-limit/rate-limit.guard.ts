@@ -1,89 +1,50 @@
 import type { ServerResponse } from 'node:http';
 
-import { type ExecutionContext, Injectable } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
-import {
-  InjectThrottlerOptions,
-  InjectThrottlerStorage,
-  ThrottlerGuard,
-  type ThrottlerModuleOptions,
-  type ThrottlerRequest,
-  ThrottlerStorage,
-} from '@nestjs/throttler';
+import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 
 import { ipKey } from '../common/ip-key';
-import type { GatewayRequest } from '../common/request-context';
+import type { GatewayRequest, RequestContext } from '../common/request-context';
 import type { RateLimitSettings } from '../config/config.schema';
 import { type AppliedRule, RateLimiter } from './rate-limiter';
 
 /**
  * Third proxy guard (after authentication and authorisation, so it keys on the identity
- * and never counts calls refused anyway). Extends throttler's guard through its hooks: one
- * named throttler makes the base canActivate call handleRequest once; the rules — the
- * caller's tier and, on top, the route's own rule — come from the compiled route.
+ * and never counts calls refused anyway). The rules — the caller's tier and, on top, the
+ * route's own rule — come from the matched route and the call's snapshot, and are checked
+ * in one atomic step of the store (none is counted when one refuses).
+ *
+ * Not @nestjs/throttler's ThrottlerGuard: its flow increments each named throttler on its
+ * own (a route rule would be counted when the tier refuses), keys and headers are its own,
+ * and it has no dry-run check; the contract's rules cannot be expressed through it.
  */
 @Injectable()
-export class RateLimitGuard extends ThrottlerGuard {
-  constructor(
-    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
-    @InjectThrottlerStorage() storage: ThrottlerStorage,
-    reflector: Reflector,
-    private readonly limiter: RateLimiter,
-  ) {
-    super(options, storage, reflector);
-  }
+export class RateLimitGuard implements CanActivate {
+  constructor(private readonly limiter: RateLimiter) {}
 
-  protected override shouldSkip(context: ExecutionContext): Promise<boolean> {
-    const req = context.switchToHttp().getRequest<GatewayRequest>();
-    const route = req.gateway.match?.route.data.settings;
-    const enabled = this.limiter.settingsFor(req.gateway).enabled;
-    return Promise.resolve(!route || route.rateLimit === false || !enabled);
-  }
-
-  protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
-    const { req, res } = this.getRequestResponse(props.context);
-    const gw = req as GatewayRequest;
-    const rules = await this.rulesFor(props.context, gw);
-    await this.limiter.check(rules, gw.gateway, res as ServerResponse);
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const http = context.switchToHttp();
+    const req = http.getRequest<GatewayRequest>();
+    const ctx = req.gateway;
+    const route = ctx.match?.route.data.settings;
+    const settings = this.limiter.settingsFor(ctx);
+    if (!route || route.rateLimit === false || !settings.enabled) return true;
+    await this.limiter.check(this.rulesFor(ctx, settings), ctx, http.getResponse<ServerResponse>());
     return true;
   }
 
-  /** The tier's tracker: the subject once authenticated, else the client IP. */
-  protected override getTracker(req: Record<string, unknown>): Promise<string> {
-    const ctx = (req as unknown as GatewayRequest).gateway;
-    return Promise.resolve(
-      ctx.identity
-        ? `${ctx.identity.method}:${ctx.identity.subject}`
-        : this.ipTracker(ctx.clientIp, this.limiter.settingsFor(ctx)),
-    );
-  }
-
-  /** Per-IP trackers take the whole IPv4 address and the IPv6 prefix (rateLimit.ipv6Prefix). */
-  private ipTracker(ip: string, settings: RateLimitSettings): string {
-    return `ip:${ipKey(ip, settings.ipv6Prefix)}`;
-  }
-
-  protected override generateKey(
-    _context: ExecutionContext,
-    tracker: string,
-    name: string,
-  ): string {
-    return this.limiter.key(name, tracker);
-  }
-
-  private async rulesFor(context: ExecutionContext, req: GatewayRequest): Promise<AppliedRule[]> {
-    const ctx = req.gateway;
-    const settings = this.limiter.settingsFor(ctx);
+  private rulesFor(ctx: RequestContext, settings: RateLimitSettings): AppliedRule[] {
     const match = ctx.match;
+    const identity = ctx.identity;
+    const ipTracker = () => `ip:${ipKey(ctx.clientIp, settings.ipv6Prefix)}`;
     const rules: AppliedRule[] = [];
     const own = match?.route.data.settings.rateLimit;
-    if (own) {
+    if (match && own) {
       const tracker =
         own.scope === 'endpoint'
           ? 'all'
-          : own.scope === 'user' && ctx.identity
-            ? `${ctx.identity.method}:${ctx.identity.subject}`
-            : this.ipTracker(ctx.clientIp, settings);
+          : own.scope === 'user' && identity
+            ? `${identity.method}:${identity.subject}`
+            : ipTracker();
       rules.push({
         name: 'route',
         // Routes may share a pattern when their methods differ: the methods are in the key.
@@ -97,7 +58,7 @@ export class RateLimitGuard extends ThrottlerGuard {
         windowSeconds: own.windowSeconds,
       });
     }
-    const identity = ctx.identity;
+    // The tier's tracker: the subject once authenticated, else the client IP.
     const tier = !identity
       ? 'public'
       : identity.roles.includes('admin')
@@ -108,7 +69,7 @@ export class RateLimitGuard extends ThrottlerGuard {
       name: tier,
       key: this.limiter.key(
         tier,
-        await this.getTracker(req as unknown as Record<string, unknown>),
+        identity ? `${identity.method}:${identity.subject}` : ipTracker(),
         settings,
       ),
       limit: t.limit,

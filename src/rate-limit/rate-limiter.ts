@@ -13,7 +13,7 @@ import { MemoryWindowStorage } from './memory-window.storage';
 import { STORE_ERRORS, VIOLATIONS } from './rate-limit.metrics';
 import { RedisWindowStorage } from './redis-window.storage';
 import type { WindowDecision, WindowRule } from './sliding-window';
-import { CurrentWindowStorage, type SlidingWindowStorage } from './sliding-window.storage';
+import type { SlidingWindowStorage } from './sliding-window.storage';
 
 /** Names of the rules, as in `RateLimit-Policy` and the violations metric's `tier` label. */
 export type RuleName = 'public' | 'authenticated' | 'admin' | 'route' | 'token' | 'client_auth';
@@ -32,8 +32,6 @@ export interface AppliedRule extends WindowRule {
 export class RateLimiter implements OnModuleDestroy {
   private readonly logger = new Logger('RateLimit');
   readonly memory = new MemoryWindowStorage();
-  /** Given to @nestjs/throttler as its storage: always the current snapshot's store. */
-  readonly storage = new CurrentWindowStorage(() => this.store);
   private readonly redis: RedisWindowStorage | undefined;
   private outage = false;
 
@@ -62,10 +60,6 @@ export class RateLimiter implements OnModuleDestroy {
 
   get store(): SlidingWindowStorage {
     return this.storeFor(this.settings);
-  }
-
-  get storeReachable(): boolean {
-    return !this.outage;
   }
 
   /**

@@ -136,22 +136,6 @@ export async function clearOfBoundary(windowMs: number, spanMs: number): Promise
   await waitForPhase(windowMs, 0, windowMs - spanMs);
 }
 
-/** Polls `check` until it returns a value, at most `timeoutMs`. */
-export async function poll<T>(
-  check: () => Promise<T | undefined>,
-  timeoutMs: number,
-  what: string,
-  everyMs = 50,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
 /** The value of one labelled series of a counter in the default registry (0 if absent). */
 export async function counterValue(name: string, labels: Record<string, string>): Promise<number> {
   const metric = register.getSingleMetric(name);

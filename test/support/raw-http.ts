@@ -5,6 +5,8 @@ import { createHash } from 'node:crypto';
 import { type Agent, type IncomingHttpHeaders, type OutgoingHttpHeaders, request } from 'node:http';
 import { connect } from 'node:net';
 
+import { poll } from './poll';
+
 export interface RawResponse {
   status: number;
   headers: IncomingHttpHeaders;
@@ -12,6 +14,8 @@ export interface RawResponse {
   body: Buffer;
   /** Milliseconds from sending to the end of the response body. */
   ms: number;
+  /** The request went out on a socket an agent had kept alive. */
+  reusedSocket: boolean;
 }
 
 export interface RawRequest {
@@ -63,6 +67,7 @@ export function rawRequest(r: RawRequest): Promise<RawResponse> {
             rawHeaders: res.rawHeaders,
             body: Buffer.concat(chunks),
             ms: Number(process.hrtime.bigint() - started) / 1e6,
+            reusedSocket: req.reusedSocket,
           }),
         );
       },
@@ -149,11 +154,5 @@ export async function waitForLog(
   predicate: (line: Record<string, unknown>) => boolean,
   timeoutMs = 2000,
 ): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = logs.find(predicate);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error('log line not written in time');
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
+  return poll(() => logs.find(predicate), timeoutMs, 'a log line', 1);
 }

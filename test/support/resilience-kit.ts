@@ -2,16 +2,11 @@
 // its own, a socket closed under a reused keep-alive connection, a trickled body), a
 // refusing address, a small HTTP client that times its calls, and a bounded poll.
 import { once } from 'node:events';
-import {
-  type Agent,
-  createServer,
-  type IncomingHttpHeaders,
-  request,
-  type ServerResponse,
-} from 'node:http';
+import { type Agent, createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 
 import { listen } from './listen';
+import { rawRequest } from './raw-http';
 
 export interface Reply {
   status: number;
@@ -30,52 +25,10 @@ export interface CallOptions {
   agent?: Agent | false;
 }
 
-/** One HTTP call to 127.0.0.1; resolves when the body has ended, rejects on a socket error. */
-export function call(port: number, path: string, o: CallOptions = {}): Promise<Reply> {
-  return new Promise<Reply>((resolve, reject) => {
-    const started = performance.now();
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: o.method ?? 'GET',
-        headers: o.headers,
-        agent: o.agent ?? false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-            ms: performance.now() - started,
-            reusedSocket: req.reusedSocket,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(o.body);
-  });
-}
-
-/** Polls `condition` until it holds; throws after `timeoutMs`. For timer-driven state only. */
-export async function waitUntil(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-  stepMs = 20,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise<void>((resolve) => setTimeout(resolve, stepMs));
-  }
+/** One HTTP call to 127.0.0.1 (the specs' one client, rawRequest), the body as text. */
+export async function call(port: number, path: string, o: CallOptions = {}): Promise<Reply> {
+  const r = await rawRequest({ port, path, ...o });
+  return { ...r, body: r.body.toString() };
 }
 
 /** A URL whose port refused connections when it was made (a server was opened and closed there). */

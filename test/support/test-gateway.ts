@@ -6,10 +6,10 @@ import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 
 import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger';
-import pino from 'pino';
 
 import { readStartup } from '../../src/config/startup';
 import { type RunningGateway, startGateway } from '../../src/gateway';
+import { createGatewayLogger } from '../../src/logging/gateway-logger';
 
 export interface ConfigFiles {
   /** gateway.yaml's text; omitted = no file (all defaults). */
@@ -62,7 +62,8 @@ export async function startTestGateway(
   });
   // nestjs-pino keeps its root logger process-wide; each test app needs its own.
   __resetOutOfContextForTests();
-  const logger = pino({ level: 'debug' }, sink);
+  // The production logger's options (redaction included), writing into the sink.
+  const logger = createGatewayLogger({ LOG_LEVEL: 'debug', LOG_FORMAT: 'json' }, sink);
   const running = await startGateway({
     snapshot: startup.snapshot,
     env: startup.raw,

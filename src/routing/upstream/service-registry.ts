@@ -1,4 +1,9 @@
-import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 
 import type { ServiceSettings } from '../../config/config.schema';
 import type { ConfigSnapshot } from '../../config/config-loader';
@@ -14,17 +19,24 @@ import { UpstreamTarget } from './upstream-target';
  * breakers are carried over to the next snapshot while their settings are unchanged.
  */
 @Injectable()
-export class ServiceRegistry implements OnApplicationShutdown {
+export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Upstreams');
   private services = new Map<string, UpstreamService>();
   private targets = new Map<string, UpstreamTarget>();
   private breakers = new Map<string, ServiceBreaker>();
   private checks: ActiveHealthCheck[] = [];
+  /** Active checks run from bootstrap to shutdown only (never from a constructor). */
+  private running = false;
+  private stopScrapeReads: (() => void) | undefined;
 
-  constructor(private readonly metrics: GatewayMetrics) {
-    metrics.refreshTargetsOnScrape(() => {
+  constructor(private readonly metrics: GatewayMetrics) {}
+
+  onApplicationBootstrap(): void {
+    this.running = true;
+    this.stopScrapeReads = this.metrics.refreshTargetsOnScrape(() => {
       for (const t of this.targets.values()) void t.health.healthy;
     });
+    this.restartChecks(this.services);
   }
 
   /**
@@ -112,6 +124,8 @@ export class ServiceRegistry implements OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
+    this.running = false;
+    this.stopScrapeReads?.();
     for (const c of this.checks) c.stop();
     for (const b of this.breakers.values()) b.close();
     for (const t of this.targets.values()) t.close();
@@ -140,6 +154,7 @@ export class ServiceRegistry implements OnApplicationShutdown {
   private restartChecks(services: ReadonlyMap<string, UpstreamService>): void {
     for (const c of this.checks) c.stop();
     this.checks = [];
+    if (!this.running) return;
     for (const s of services.values()) {
       const hc = s.settings.healthCheck;
       if (!hc) continue;

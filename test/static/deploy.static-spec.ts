@@ -20,9 +20,9 @@ import { dirname, join, posix, resolve } from 'node:path';
 
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 
-import { loadConfig } from '../src/config/config-loader';
+import { loadConfig } from '../../src/config/config-loader';
 
-const ROOT = resolve(__dirname, '..');
+const ROOT = resolve(__dirname, '../..');
 const read = (file: string): string => readFileSync(join(ROOT, file), 'utf8');
 
 // ---------------------------------------------------------------------------------------------
