@@ -4,7 +4,7 @@ import prettier from 'eslint-config-prettier';
 import simpleImportSort from 'eslint-plugin-simple-import-sort';
 import tseslint from 'typescript-eslint';
 
-// The floors of src/ (docs/architecture.md, "How a call flows"): a folder imports only the
+// The floors of src/ (docs/architecture.md, "Floors"): a folder imports only the
 // folders listed for it, never one above it. Plugins (built-ins included) see only the
 // plugin API.
 const FLOORS = {
