@@ -20,13 +20,20 @@ export function parseBearer(header: string | undefined): BearerCredentials {
   return m?.[1] ? { kind: 'token', token: m[1] } : { kind: 'malformed' };
 }
 
-/** The parsed token of a request, handed from Authenticator to passport-jwt's extractor. */
-const parsed = new WeakMap<IncomingMessage, string>();
+/**
+ * The parsed token of a request, handed from Authenticator to passport-jwt's extractor, on
+ * the request itself (per-request WeakMaps cost young-generation GC time under load; see
+ * upstream-target.ts).
+ */
+const PARSED = Symbol('bearer token');
+interface TokenCarrier {
+  [PARSED]?: string;
+}
 
 export function rememberToken(req: IncomingMessage, token: string): void {
-  parsed.set(req, token);
+  (req as TokenCarrier)[PARSED] = token;
 }
 
 export function tokenOf(req: IncomingMessage): string | null {
-  return parsed.get(req) ?? null;
+  return (req as TokenCarrier)[PARSED] ?? null;
 }

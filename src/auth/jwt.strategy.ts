@@ -19,8 +19,11 @@ import { assertCurrent, type TokenTimes } from './token-checks';
  * snapshot; the time and audience checks read that snapshot too, so a reload of
  * `auth.jwt` takes effect without re-creating the strategy, and never halfway into a call.
  */
-/** Whether the request's token verified with the gateway's own signing key. */
-const ownKeyed = new WeakMap<IncomingMessage, boolean>();
+/** Whether the request's token verified with the gateway's own signing key (on the request). */
+const OWN_KEYED = Symbol('own signing key');
+interface OwnKeyedCarrier {
+  [OWN_KEYED]?: boolean;
+}
 
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
@@ -43,7 +46,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
         keys.resolve(raw, snapshot).then(
           // A KeyObject: jsonwebtoken takes it where the types say string (no re-parse).
           (key) => {
-            ownKeyed.set(_req, keys.isOwn(key, snapshot));
+            (_req as OwnKeyedCarrier)[OWN_KEYED] = keys.isOwn(key, snapshot);
             done(null, key as unknown as string);
           },
           (err: unknown) => done(err),
@@ -74,7 +77,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     // A token signed with the gateway's own key for a client_id no longer in oauth.clients:
     // removing the client from the config ends its tokens (checked again after each reload,
     // which clears the verified-token cache).
-    if (ownKeyed.get(req) === true && typeof payload.client_id === 'string') {
+    if ((req as OwnKeyedCarrier)[OWN_KEYED] === true && typeof payload.client_id === 'string') {
       const clients = snapshot.gateway.oauth.clients;
       if (!clients.some((c) => c.clientId === payload.client_id)) {
         throw new AuthFailure('invalid_token', 'the token was issued to a client that is gone');

@@ -19,9 +19,35 @@ export interface ProxyListener {
   onDispatchFailure(err?: unknown): void;
 }
 
+/** How a target came to be, for discovered addresses (Service discovery). */
+export interface TargetOrigin {
+  readonly source: 'static' | 'dns' | 'srv';
+  /** Sent as `Host` instead of the URL's host:port (the configured name). */
+  readonly host?: string;
+  /** The TLS server name (the configured host name). */
+  readonly servername?: string;
+  /** SRV priority, lower first; 0 otherwise. */
+  readonly priority?: number;
+}
+
+const STATIC: TargetOrigin = { source: 'static' };
+
+/**
+ * The attempt a request in flight belongs to, on the request itself: each target's one
+ * listener per http-proxy event dispatches to it only when the attempt is this target's (a
+ * retry on another target replaces it). Not a WeakMap<req, listener>: measured with
+ * `npm run bench`, ephemeron entries keep every call's objects alive through the young
+ * generation's collections, tripling GC time and growing the heap under load.
+ */
+const ATTEMPT = Symbol('upstream attempt');
+interface AttemptCarrier {
+  [ATTEMPT]?: { readonly target: UpstreamTarget; readonly listener: ProxyListener };
+}
+
 /**
  * A backend address with its one keep-alive agent and its http-proxy-middleware instance,
- * built once and kept across reloads while the URL stays in the config.
+ * built once and kept across reloads while the URL stays in the config (or, discovered,
+ * while DNS keeps naming it).
  */
 export class UpstreamTarget {
   /** `host:port`, the label in logs, metrics and the admin API. */
@@ -31,13 +57,15 @@ export class UpstreamTarget {
   readonly agent: HttpAgent;
   readonly health: TargetHealth;
   private readonly middleware: RequestHandler<IncomingMessage, ServerResponse>;
-  /** The attempt each request in flight belongs to: one listener per event dispatches. */
-  private readonly listeners = new WeakMap<IncomingMessage, ProxyListener>();
+
+  readonly priority: number;
 
   constructor(
     readonly url: string,
     readonly weight: number,
+    readonly origin: TargetOrigin = STATIC,
   ) {
+    this.priority = origin.priority ?? 0;
     const u = new URL(url);
     const https = u.protocol === 'https:';
     this.label = `${u.hostname}:${u.port || (https ? '443' : '80')}`;
@@ -49,24 +77,28 @@ export class UpstreamTarget {
       maxFreeSockets: 1024,
       scheduling: 'lifo' as const,
       timeout: UPSTREAM_IDLE_TIMEOUT_MS,
+      ...(origin.servername ? { servername: origin.servername } : {}),
     };
     this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
-    const listeners = this.listeners;
+    const listenerOf = (req: IncomingMessage) => {
+      const a = (req as AttemptCarrier)[ATTEMPT];
+      return a?.target === this ? a.listener : undefined;
+    };
     const events: Plugin = (proxyServer) => {
       proxyServer.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) =>
-        listeners.get(req)?.onDispatch(proxyReq),
+        listenerOf(req)?.onDispatch(proxyReq),
       );
       proxyServer.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) =>
-        listeners.get(req)?.onResponse(proxyRes),
+        listenerOf(req)?.onResponse(proxyRes),
       );
-      proxyServer.on('error', (err: Error, req: IncomingMessage) =>
-        listeners.get(req)?.onError(err),
-      );
+      proxyServer.on('error', (err: Error, req: IncomingMessage) => listenerOf(req)?.onError(err));
     };
     this.middleware = createProxyMiddleware<IncomingMessage, ServerResponse>({
       target: url,
       agent: this.agent,
-      changeOrigin: true,
+      // A discovered address: the configured name is the Host, not the address.
+      changeOrigin: origin.host === undefined,
+      ...(origin.host !== undefined ? { headers: { host: origin.host } } : {}),
       xfwd: false,
       ejectPlugins: true,
       plugins: [events],
@@ -75,7 +107,7 @@ export class UpstreamTarget {
 
   /** Sends the request to this target; `listener` hears how it goes. */
   proxy(req: IncomingMessage, res: ServerResponse, listener: ProxyListener): void {
-    this.listeners.set(req, listener);
+    (req as AttemptCarrier)[ATTEMPT] = { target: this, listener };
     void this.middleware(req, res, (err?: unknown) => listener.onDispatchFailure(err));
   }
 
