@@ -67,6 +67,7 @@ interface Explanation {
     upstreamPath: string;
     auth: string;
     methods: string[] | null;
+    targets: { target: string; source: string; healthy: boolean }[];
   } | null;
   candidates: { route: string; service: string; reason: string }[];
 }
@@ -301,6 +302,7 @@ routes:
           upstreamPath: '/api/p/literal',
           auth: 'apiKey',
           methods: ['GET', 'HEAD', 'POST'],
+          targets: [{ target: new URL(live.url).host, source: 'static', healthy: true }],
         },
         candidates: [
           { route: '/api/p/literal', service: 'pcat', reason: 'selected' },
@@ -321,6 +323,7 @@ routes:
           upstreamPath: '/v2/x/y',
           auth: 'none',
           methods: ['GET', 'HEAD', 'POST'],
+          targets: [{ target: new URL(live.url).host, source: 'static', healthy: true }],
         },
         candidates: [{ route: '/api/p/*', service: 'pcat', reason: 'selected' }],
       });

@@ -48,7 +48,7 @@ function fakeService(
     timeoutMs: settings.timeoutMs ?? snapshot.gateway.server.requestTimeoutMs,
     breaker: { state, errorRate },
     targets: settings.targets.map((t, i) => {
-      const target = new UpstreamTarget(t.url, t.weight);
+      const target = new UpstreamTarget(t.url ?? '', t.weight);
       if (!healthy[i]) target.health.markDown();
       targets.push(target);
       return target;
@@ -78,7 +78,7 @@ describe('GatewayAdminService', () => {
         GatewayAdminService,
         { provide: GatewayConfig, useValue: { current: snapshot } },
         { provide: GatewayRoutes, useValue: { current: state } },
-        { provide: ServiceRegistry, useValue: { all: () => services } },
+        { provide: ServiceRegistry, useValue: { all: () => services, discoveryOf: () => [] } },
       ],
     }).compile();
     admin = moduleRef.get(GatewayAdminService);
@@ -111,16 +111,38 @@ describe('GatewayAdminService', () => {
           timeoutMs: 1234,
           circuit: { state: 'closed', errorRate: 0.667 },
           targets: [
-            { target: '10.0.0.1:8080', url: 'http://10.0.0.1:8080', weight: 1, healthy: true },
-            { target: '10.0.0.2:8080', url: 'http://10.0.0.2:8080', weight: 3, healthy: false },
+            {
+              target: '10.0.0.1:8080',
+              url: 'http://10.0.0.1:8080',
+              weight: 1,
+              healthy: true,
+              source: 'static',
+            },
+            {
+              target: '10.0.0.2:8080',
+              url: 'http://10.0.0.2:8080',
+              weight: 3,
+              healthy: false,
+              source: 'static',
+            },
           ],
+          discovery: [],
         },
         {
           name: 'dog',
           loadBalancing: 'round-robin',
           timeoutMs: 30_000,
           circuit: { state: 'open', errorRate: 1 },
-          targets: [{ target: '10.0.0.3:80', url: 'http://10.0.0.3:80', weight: 1, healthy: true }],
+          targets: [
+            {
+              target: '10.0.0.3:80',
+              url: 'http://10.0.0.3:80',
+              weight: 1,
+              healthy: true,
+              source: 'static',
+            },
+          ],
+          discovery: [],
         },
       ]);
     });
@@ -167,6 +189,10 @@ describe('GatewayAdminService', () => {
           upstreamPath: '/api/cat/new',
           auth: 'apiKey',
           methods: ['POST'],
+          targets: [
+            { target: '10.0.0.1:8080', source: 'static', healthy: true },
+            { target: '10.0.0.2:8080', source: 'static', healthy: false },
+          ],
         },
         candidates: [
           { route: '/api/cat/new', service: 'cat', reason: 'selected' },

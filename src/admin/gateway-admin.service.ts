@@ -14,6 +14,8 @@ export interface Explanation {
     upstreamPath: string;
     auth: string;
     methods: readonly string[] | null;
+    /** The service's targets now, discovered ones included (with their source). */
+    targets: { target: string; source: string; healthy: boolean }[];
   } | null;
   candidates: { route: string; service: string; reason: string }[];
 }
@@ -56,7 +58,10 @@ export class GatewayAdminService {
         url: t.url,
         weight: t.weight,
         healthy: t.health.healthy,
+        source: t.origin.source,
       })),
+      // Discovered targets: what each name resolved to and when (Service discovery).
+      discovery: this.registry.discoveryOf(svc.name),
     }));
   }
 
@@ -105,6 +110,11 @@ export class GatewayAdminService {
             upstreamPath: r.upstreamPath(found.match),
             auth: r.data.settings.auth,
             methods: r.methods,
+            targets: r.data.service.targets.map((t) => ({
+              target: t.label,
+              source: t.origin.source,
+              healthy: t.health.healthy,
+            })),
           },
           candidates,
         };

@@ -116,6 +116,7 @@ describe('loadConfig', () => {
           ipv6Prefix: 64,
         },
         plugins: { files: [], global: [] },
+        discovery: { refreshSeconds: 30 },
       });
       expect(s.services.map((x) => x.file)).toEqual([
         'services/service1.yaml',
@@ -373,6 +374,40 @@ describe('loadConfig', () => {
       expect(snapshotOf(files, { A_URL: 'http://h:1' }).services[0].settings.targets[0].url).toBe(
         'http://h:1',
       );
+    });
+
+    it('checks the discovery keys without resolving anything', () => {
+      const svc = (targets: string) =>
+        `name: d\ntargets:\n${targets}routes:\n  - path: /api/d/*\n`;
+      expectProblems(
+        {
+          'gateway.yaml': 'discovery:\n  resolvers: [dns.example:53]\n  refreshSeconds: 0\n',
+          'services/a.yaml': svc('  - { url: http://x.invalid:1, srv: _http._tcp.x.invalid }\n'),
+          'services/b.yaml': svc('  - { srv: _http._tcp.x.invalid, weight: 2 }\n'),
+          'services/c.yaml': svc('  - { srv: x.invalid }\n'),
+          'services/d.yaml': svc('  - { srv: _http._tcp.x.invalid, discovery: dns }\n'),
+        },
+        [
+          'gateway.yaml: discovery.resolvers[0]: must be an IP address with an optional :port ([v6]:port for IPv6)',
+          'gateway.yaml: discovery.refreshSeconds: must be at least 1',
+          'services/a.yaml: targets[0].url: give url or srv, exactly one',
+          'services/b.yaml: targets[0].weight: srv targets take their weights from the SRV records',
+          'services/c.yaml: targets[0].srv: must be an SRV name like _http._tcp.orders.service.consul',
+          'services/d.yaml: targets[0].discovery: srv targets are always discovered',
+        ],
+      );
+      // Names that exist nowhere load fine: nothing is resolved at load (config:check in CI).
+      const ok = snapshotOf({
+        'gateway.yaml': 'discovery:\n  resolvers: ["10.0.0.2:53", "[::1]:5353"]\n',
+        'services/e.yaml': svc(
+          '  - { url: http://nowhere.invalid:8080, discovery: dns }\n  - { srv: _https._tcp.nowhere.invalid }\n',
+        ),
+      });
+      expect(ok.gateway.discovery).toEqual({ resolvers: ['10.0.0.2:53', '[::1]:5353'], refreshSeconds: 30 });
+      expect(ok.services[0].settings.targets).toEqual([
+        { url: 'http://nowhere.invalid:8080', discovery: 'dns', weight: 1 },
+        { srv: '_https._tcp.nowhere.invalid', weight: 1 },
+      ]);
     });
 
     it('reports a route path without a leading /', () => {

@@ -218,6 +218,23 @@ export const gatewayFileSchema = z
         global: pluginList,
       })
       .prefault({}),
+    discovery: z
+      .strictObject({
+        // host:port of DNS servers (IPv6 as [addr]:port); absent: the system's resolvers.
+        resolvers: z
+          .array(
+            z
+              .string()
+              .regex(
+                /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\])(:\d{1,5})?$/,
+                'must be an IP address with an optional :port ([v6]:port for IPv6)',
+              ),
+          )
+          .min(1)
+          .optional(),
+        refreshSeconds: int(1, 86_400).default(30),
+      })
+      .prefault({}),
   })
   .prefault({});
 
@@ -229,12 +246,33 @@ const healthCheckSchema = z.strictObject({
   unhealthyThreshold: int(1).default(3),
 });
 
-const targetSchema = z.strictObject({
-  url: z
-    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
-    .refine((u) => !/[?#]/.test(u), { message: 'must not have a query or fragment' }),
-  weight: int(1, 1000).default(1),
-});
+/** `_service._proto.name`: what an SRV lookup takes (RFC 2782). */
+const SRV_NAME = /^_[A-Za-z0-9-]+\._(tcp|udp)\.([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+\.?$/;
+
+const targetSchema = z
+  .strictObject({
+    url: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      .refine((u) => !/[?#]/.test(u), { message: 'must not have a query or fragment' })
+      .optional(),
+    // Each A/AAAA address of the url's host is a target of its own (Service discovery).
+    discovery: z.enum(['dns']).optional(),
+    // Instead of url: SRV records give host, port and weight.
+    srv: z.string().regex(SRV_NAME, 'must be an SRV name like _http._tcp.orders.service.consul').optional(),
+    weight: int(1, 1000).optional(),
+  })
+  .superRefine((t, ctx) => {
+    if ((t.url === undefined) === (t.srv === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'give url or srv, exactly one' });
+    }
+    if (t.srv !== undefined && t.discovery !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['discovery'], message: 'srv targets are always discovered' });
+    }
+    if (t.srv !== undefined && t.weight !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['weight'], message: 'srv targets take their weights from the SRV records' });
+    }
+  })
+  .transform((t) => ({ ...t, weight: t.weight ?? 1 }));
 
 const routeRateLimitSchema = z.union([
   z.literal(false),

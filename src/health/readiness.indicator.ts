@@ -25,9 +25,11 @@ export class ReadinessIndicator {
   upstreams() {
     const services: Record<string, unknown> = {};
     for (const svc of this.registry.all()) {
+      const discovery = this.registry.discoveryOf(svc.name);
       services[svc.name] = {
         circuit: svc.breaker.state,
         targets: svc.targets.map((t) => ({ target: t.label, healthy: t.health.healthy })),
+        ...(discovery.length > 0 ? { discovery } : {}),
       };
     }
     return this.indicators.check('upstreams').up({ services });

@@ -10,6 +10,7 @@ import {
   AUTH_FAILURES,
   BREAKER_STATE,
   CONFIG_RELOADS,
+  DISCOVERY_ERRORS,
   PLUGIN_ERRORS,
   REQUEST_DURATION,
   REQUESTS_TOTAL,
@@ -51,9 +52,14 @@ export class GatewayMetrics {
     @InjectMetric(AUTH_FAILURES) private readonly authFailures: Counter<string>,
     @InjectMetric(CONFIG_RELOADS) reloads: Counter<string>,
     @InjectMetric(PLUGIN_ERRORS) private readonly pluginErrors: Counter<string>,
+    @InjectMetric(DISCOVERY_ERRORS) private readonly discoveryErrors: Counter<string>,
     config: GatewayConfig,
   ) {
     config.onReload((r) => reloads.inc({ result: r.ok ? 'applied' : 'rejected' }));
+  }
+
+  discoveryError(service: string): void {
+    this.discoveryErrors.inc({ service });
   }
 
   pluginError(plugin: string): void {

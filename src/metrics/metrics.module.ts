@@ -12,6 +12,7 @@ import {
   AUTH_FAILURES,
   BREAKER_STATE,
   CONFIG_RELOADS,
+  DISCOVERY_ERRORS,
   LATENCY_BUCKETS,
   PLUGIN_ERRORS,
   REQUEST_DURATION,
@@ -64,6 +65,11 @@ export const gatewayMetricProviders = [
     name: PLUGIN_ERRORS,
     help: 'Plugin hooks that threw, rejected, missed the deadline or rejected with a bad status',
     labelNames: ['plugin'],
+  }),
+  makeCounterProvider({
+    name: DISCOVERY_ERRORS,
+    help: 'DNS resolutions of discovered targets that failed or returned nothing',
+    labelNames: ['service'],
   }),
   makeCounterProvider({
     name: CONFIG_RELOADS,

@@ -40,7 +40,13 @@ export class ActiveHealthCheck {
       this.target.health.recordCheck(ok);
     };
     const send = this.url.protocol === 'https:' ? httpsRequest : request;
-    const req = send(this.url, { method: 'GET', agent: false });
+    const origin = this.target.origin;
+    const req = send(this.url, {
+      method: 'GET',
+      agent: false,
+      ...(origin.host !== undefined ? { headers: { host: origin.host } } : {}),
+      ...(origin.servername !== undefined ? { servername: origin.servername } : {}),
+    });
     // The whole answer's head must arrive in time, not just some byte now and then.
     const deadline = setTimeout(() => finish(false), this.settings.timeoutMs);
     req.on('response', (res) => {

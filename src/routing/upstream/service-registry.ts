@@ -10,6 +10,14 @@ import type { ConfigSnapshot } from '../../config/config-loader';
 import { GatewayMetrics } from '../../metrics/gateway-metrics';
 import { ActiveHealthCheck } from './active-health-check';
 import { BREAKER_STATE_VALUE, ServiceBreaker } from './service-breaker';
+import {
+  type DiscoveredAddress,
+  type DiscoverySpec,
+  type DiscoveryStatus,
+  type DnsClient,
+  makeResolver,
+  TargetDiscovery,
+} from './target-discovery';
 import { isNeutralFailure } from './upstream-failure';
 import { UpstreamService } from './upstream-service';
 import { UpstreamTarget } from './upstream-target';
@@ -24,8 +32,11 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
   private services = new Map<string, UpstreamService>();
   private targets = new Map<string, UpstreamTarget>();
   private breakers = new Map<string, ServiceBreaker>();
-  private checks: ActiveHealthCheck[] = [];
-  /** Active checks run from bootstrap to shutdown only (never from a constructor). */
+  private checks = new Map<UpstreamTarget, ActiveHealthCheck>();
+  /** Per service and discovery spec: its resolver loop and the targets it found. */
+  private discoveries = new Map<string, Discovered>();
+  private dns: { key: string; client: DnsClient } | undefined;
+  /** Active checks and DNS run from bootstrap to shutdown only (never from a constructor). */
   private running = false;
   private stopScrapeReads: (() => void) | undefined;
 
@@ -34,9 +45,17 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
   onApplicationBootstrap(): void {
     this.running = true;
     this.stopScrapeReads = this.metrics.refreshTargetsOnScrape(() => {
-      for (const t of this.targets.values()) void t.health.healthy;
+      for (const t of this.allTargets()) void t.health.healthy;
     });
     this.restartChecks(this.services);
+    for (const d of this.discoveries.values()) d.loop.start();
+  }
+
+  /** The discovery state of a service's targets (admin API, /ready); [] without discovery. */
+  discoveryOf(service: string): DiscoveryStatus[] {
+    return [...this.discoveries.values()]
+      .filter((d) => d.service === service)
+      .map((d) => d.loop.status());
   }
 
   /**
@@ -53,8 +72,26 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
     const next = new Map<string, UpstreamService>();
     const created: [UpstreamTarget, string][] = [];
     const g = snapshot.gateway;
+    const dnsKey = JSON.stringify(g.discovery.resolvers ?? null);
+    const dns =
+      this.dns?.key === dnsKey
+        ? this.dns
+        : { key: dnsKey, client: makeResolver(g.discovery.resolvers) };
+    const nextDiscoveries = new Map<string, Discovered>();
     for (const { settings } of snapshot.services) {
-      const targets = settings.targets.map((t) => {
+      for (const t of settings.targets) {
+        const spec = specOf(t);
+        if (!spec) continue;
+        // Kept across the reload (its targets too) while spec, resolvers and refresh stay.
+        const key = `${settings.name}\n${JSON.stringify(spec)}\n${dnsKey}\n${g.discovery.refreshSeconds}`;
+        const kept = this.discoveries.get(key);
+        nextDiscoveries.set(
+          key,
+          kept ?? this.newDiscovery(settings.name, spec, dns.client, g.discovery.refreshSeconds),
+        );
+      }
+      const staticTargets = settings.targets.flatMap((t) => {
+        if (specOf(t) || t.url === undefined) return [];
         const key = `${settings.name}\n${t.url}\n${t.weight}`;
         let target = this.targets.get(key) ?? nextTargets.get(key);
         if (!target) {
@@ -62,8 +99,12 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
           created.push([target, settings.name]);
         }
         nextTargets.set(key, target);
-        return target;
+        return [target];
       });
+      const found = [...nextDiscoveries.values()]
+        .filter((d) => d.service === settings.name)
+        .flatMap((d) => [...d.targets.values()]);
+      const targets = [...staticTargets, ...found];
       const breaker = this.breakerFor(settings);
       nextBreakers.set(settings.name, breaker);
       next.set(
@@ -100,9 +141,20 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
       }
       // Targets no longer configured: their idle sockets close on the agent's idle timeout;
       // calls still in flight on them finish normally.
+      for (const [key, d] of this.discoveries) {
+        if (nextDiscoveries.get(key) === d) continue;
+        d.loop.stop();
+        for (const t of d.targets.values()) this.release(d.service, t);
+      }
       this.targets = nextTargets;
       this.breakers = nextBreakers;
       this.services = next;
+      this.dns = dns;
+      const started = this.discoveries;
+      this.discoveries = nextDiscoveries;
+      if (this.running) {
+        for (const [key, d] of nextDiscoveries) if (started.get(key) !== d) d.loop.start();
+      }
       this.restartChecks(next);
     };
     return { services: next, commit };
@@ -126,9 +178,107 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
   onApplicationShutdown(): void {
     this.running = false;
     this.stopScrapeReads?.();
-    for (const c of this.checks) c.stop();
+    for (const d of this.discoveries.values()) d.loop.stop();
+    for (const c of this.checks.values()) c.stop();
+    this.checks.clear();
     for (const b of this.breakers.values()) b.close();
-    for (const t of this.targets.values()) t.close();
+    for (const t of this.allTargets()) t.close();
+  }
+
+  private allTargets(): UpstreamTarget[] {
+    return [
+      ...this.targets.values(),
+      ...[...this.discoveries.values()].flatMap((d) => [...d.targets.values()]),
+    ];
+  }
+
+  private newDiscovery(
+    service: string,
+    spec: DiscoverySpec,
+    client: DnsClient,
+    refreshSeconds: number,
+  ): Discovered {
+    const entry: Discovered = {
+      service,
+      targets: new Map(),
+      loop: new TargetDiscovery(spec, client, refreshSeconds, {
+        resolved: (addresses) => this.discovered(entry, addresses),
+        failed: (err, first) => {
+          this.metrics.discoveryError(service);
+          if (first) {
+            this.logger.warn({
+              msg: 'service discovery failed; the last resolved targets stay in use',
+              service,
+              name: entry.loop.status().name,
+              reason: err.message,
+            });
+          }
+        },
+      }),
+    };
+    return entry;
+  }
+
+  /**
+   * A resolution: addresses still named keep their target (agent, health, series); new ones
+   * get a target, which serves at once (after its first passing check when the service has
+   * a healthCheck); gone ones get no new calls, their calls in flight finish, and their
+   * series and checks are released.
+   */
+  private discovered(entry: Discovered, addresses: readonly DiscoveredAddress[]): void {
+    const service = this.services.get(entry.service);
+    const next = new Map<string, UpstreamTarget>();
+    const hc = service?.settings.healthCheck;
+    for (const a of addresses) {
+      const key = `${a.url}\n${a.weight}\n${a.priority}\n${a.host}`;
+      let t = entry.targets.get(key) ?? next.get(key);
+      if (!t) {
+        t = new UpstreamTarget(a.url, a.weight, {
+          source: entry.loop.spec.kind,
+          host: a.host,
+          servername: a.servername,
+          priority: a.priority,
+        });
+        t.health.configure(hc);
+        if (hc) t.health.awaitFirstCheck();
+        this.watch(t, entry.service);
+        if (this.running && hc) this.startCheck(t, hc);
+      }
+      next.set(key, t);
+    }
+    const unchanged =
+      next.size === entry.targets.size && [...next.keys()].every((k) => entry.targets.has(k));
+    if (unchanged) return;
+    for (const [key, t] of entry.targets) if (!next.has(key)) this.release(entry.service, t);
+    entry.targets = next;
+    if (!service) return;
+    const found = [...this.discoveries.values()]
+      .filter((d) => d.service === entry.service)
+      .flatMap((d) => [...d.targets.values()]);
+    const statics = service.targets.filter((t) => t.origin.source === 'static');
+    service.replaceTargets([...statics, ...found]);
+    this.logger.log({
+      msg: 'service discovery changed the targets',
+      service: entry.service,
+      targets: found.map((t) => t.label),
+    });
+  }
+
+  /** A discovered target DNS no longer names: no new calls; idle sockets close on their own. */
+  private release(service: string, t: UpstreamTarget): void {
+    this.checks.get(t)?.stop();
+    this.checks.delete(t);
+    const stillListed = this.services
+      .get(service)
+      ?.targets.some((o) => o !== t && o.label === t.label);
+    if (!stillListed) this.metrics.forgetTarget(service, t.label);
+  }
+
+  private startCheck(t: UpstreamTarget, hc: NonNullable<ServiceSettings['healthCheck']>): void {
+    this.checks.get(t)?.stop();
+    const check = new ActiveHealthCheck(t, hc);
+    check.start();
+    this.checks.set(t, check);
   }
 
   private breakerFor(settings: ServiceSettings): ServiceBreaker {
@@ -143,7 +293,7 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private watch(target: UpstreamTarget, service: string): void {
-    this.metrics.targetHealth(service, target.label, true);
+    this.metrics.targetHealth(service, target.label, target.health.healthy);
     target.health.onChange((up) => {
       const msg = up ? 'target up' : 'target down';
       this.logger[up ? 'log' : 'warn']({ msg, service, target: target.label });
@@ -152,21 +302,33 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private restartChecks(services: ReadonlyMap<string, UpstreamService>): void {
-    for (const c of this.checks) c.stop();
-    this.checks = [];
+    for (const c of this.checks.values()) c.stop();
+    this.checks.clear();
     if (!this.running) return;
     for (const s of services.values()) {
       const hc = s.settings.healthCheck;
       if (!hc) continue;
-      for (const t of s.targets) {
-        const check = new ActiveHealthCheck(t, hc);
-        check.start();
-        this.checks.push(check);
-      }
+      for (const t of s.targets) this.startCheck(t, hc);
     }
   }
 }
 
 function sameSettings(a: object, b: object): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+interface Discovered {
+  readonly service: string;
+  readonly loop: TargetDiscovery;
+  /** Key (url, weight, priority, host) → target, as of the last good resolution. */
+  targets: Map<string, UpstreamTarget>;
+}
+
+/** The discovery a configured target asks for, or undefined for a fixed URL. */
+function specOf(t: ServiceSettings['targets'][number]): DiscoverySpec | undefined {
+  if (t.srv !== undefined) return { kind: 'srv', name: t.srv };
+  if (t.discovery === 'dns' && t.url !== undefined) {
+    return { kind: 'dns', url: t.url, weight: t.weight };
+  }
+  return undefined;
 }

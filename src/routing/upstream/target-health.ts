@@ -13,6 +13,7 @@ export class TargetHealth {
   private downUntil = 0;
   private successes = 0;
   private failures = 0;
+  private firstCheckPending = false;
   private readonly listeners: ((up: boolean) => void)[] = [];
   /** Brings a passively downed target back when its rest ends, read or not (metrics). */
   private restTimer: NodeJS.Timeout | undefined;
@@ -54,13 +55,25 @@ export class TargetHealth {
     this.restTimer.unref();
   }
 
+  /**
+   * A target DNS just named, on a service with active checks: out until its first check
+   * passes (then in at once, whatever healthyThreshold says).
+   */
+  awaitFirstCheck(): void {
+    this.firstCheckPending = true;
+    this.downUntil = 0;
+    this.up = false;
+  }
+
   recordCheck(ok: boolean): void {
     const c = this.checks;
     if (!c) return;
     if (ok) {
       this.failures = 0;
       this.successes++;
-      if (!this.up && this.successes >= c.healthyThreshold) this.set(true);
+      const enough = this.firstCheckPending || this.successes >= c.healthyThreshold;
+      this.firstCheckPending = false;
+      if (!this.up && enough) this.set(true);
     } else {
       this.successes = 0;
       this.failures++;

@@ -32,19 +32,36 @@ export class UpstreamService {
   readonly name: string;
   readonly timeoutMs: number;
   private readonly balancer: Balancer<UpstreamTarget>;
+  private list: readonly UpstreamTarget[];
+  /** Some targets carry SRV priorities: only the lowest priority with a healthy one serves. */
+  private prioritised = false;
 
   constructor(
     readonly settings: ServiceSettings,
-    readonly targets: readonly UpstreamTarget[],
+    targets: readonly UpstreamTarget[],
     readonly breaker: ServiceBreaker,
     private readonly options: ServiceRuntimeOptions,
   ) {
     this.name = settings.name;
     this.timeoutMs = settings.timeoutMs ?? options.defaultTimeoutMs;
-    this.balancer =
-      settings.loadBalancing === 'weighted'
-        ? new SmoothWeightedBalancer<UpstreamTarget>()
-        : new RoundRobinBalancer<UpstreamTarget>();
+    // SRV weights make the service weighted (contract, Service discovery).
+    const weighted =
+      settings.loadBalancing === 'weighted' || settings.targets.some((t) => t.srv !== undefined);
+    this.balancer = weighted
+      ? new SmoothWeightedBalancer<UpstreamTarget>()
+      : new RoundRobinBalancer<UpstreamTarget>();
+    this.list = targets;
+    this.replaceTargets(targets);
+  }
+
+  get targets(): readonly UpstreamTarget[] {
+    return this.list;
+  }
+
+  /** Discovery found another set: calls from now on pick among these. */
+  replaceTargets(targets: readonly UpstreamTarget[]): void {
+    this.list = targets;
+    this.prioritised = targets.some((t) => t.priority !== targets[0]?.priority);
   }
 
   /**
@@ -79,10 +96,18 @@ export class UpstreamService {
 
   /** Healthy targets; without an allocation while all are healthy. */
   healthyTargets(): readonly UpstreamTarget[] {
-    for (const t of this.targets) {
-      if (!t.health.healthy) return this.targets.filter((x) => x.health.healthy);
+    const all = this.list;
+    let healthy = all;
+    for (const t of all) {
+      if (!t.health.healthy) {
+        healthy = all.filter((x) => x.health.healthy);
+        break;
+      }
     }
-    return this.targets;
+    if (!this.prioritised || healthy.length === 0) return healthy;
+    let best = Infinity;
+    for (const t of healthy) best = Math.min(best, t.priority);
+    return healthy.filter((t) => t.priority === best);
   }
 
   private pick(failed: UpstreamTarget | undefined): UpstreamTarget | undefined {
