@@ -5,6 +5,7 @@ import {
   type DynamicModule,
   Inject,
   Injectable,
+  type InjectionToken,
   Module,
   type ModuleMetadata,
   type Provider,
@@ -49,6 +50,25 @@ export interface GatewayModuleOptions {
   readonly snapshot?: ConfigSnapshot;
 }
 
+/** Where the config comes from, when a factory decides it (forRootAsync). */
+export interface GatewayConfigSource {
+  readonly configDir?: string;
+  readonly env?: Env;
+  readonly snapshot?: ConfigSnapshot;
+}
+
+export interface GatewayModuleAsyncOptions {
+  /** Modules the factory's and the plugins' dependencies come from. */
+  readonly imports?: ModuleMetadata['imports'];
+  readonly inject?: InjectionToken[];
+  // As Nest's own factories: the injected values' types are the caller's to state.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly useFactory: (...deps: any[]) => GatewayConfigSource | Promise<GatewayConfigSource>;
+  /** Default: the gateway's JSON logger at `LOG_LEVEL` / `LOG_FORMAT` of process.env. */
+  readonly logger?: Logger;
+  readonly plugins?: readonly Type<GatewayPlugin>[];
+}
+
 /** The registered plugin instances, in the order given. */
 export const GATEWAY_PLUGINS = Symbol('GATEWAY_PLUGINS');
 
@@ -84,20 +104,48 @@ export class GatewayModule {
     const env = options.env ?? process.env;
     const runtime = parseRuntimeEnv({ ...env });
     const logger = options.logger ?? createGatewayLogger(runtime);
+    const config = GatewayConfigModule.forRootAsync({
+      imports: [GatewayPluginsModule.register(options.plugins ?? [], options.imports)],
+      inject: [GATEWAY_PLUGINS],
+      useFactory: (plugins: GatewayPlugin[]) => ({
+        initial:
+          options.snapshot ??
+          loadOrThrow(options.configDir ?? runtime.GATEWAY_CONFIG_DIR, env, plugins),
+        env,
+        plugins,
+      }),
+    });
+    return GatewayModule.compose(config, logger);
+  }
+
+  /**
+   * As forRoot, with the config's folder, env or snapshot from a factory that Nest injects
+   * (a config service, a secrets client). The logger is made up front: pass one, or the
+   * gateway's own is built from process.env.
+   */
+  static forRootAsync(options: GatewayModuleAsyncOptions): DynamicModule {
+    const logger = options.logger ?? createGatewayLogger(parseRuntimeEnv({ ...process.env }));
+    const config = GatewayConfigModule.forRootAsync({
+      imports: [
+        GatewayPluginsModule.register(options.plugins ?? [], options.imports),
+        ...(options.imports ?? []),
+      ],
+      inject: [GATEWAY_PLUGINS, ...(options.inject ?? [])],
+      useFactory: async (plugins: GatewayPlugin[], ...deps: unknown[]) => {
+        const source = await options.useFactory(...deps);
+        const env = source.env ?? process.env;
+        const dir = source.configDir ?? parseRuntimeEnv({ ...env }).GATEWAY_CONFIG_DIR;
+        return { initial: source.snapshot ?? loadOrThrow(dir, env, plugins), env, plugins };
+      },
+    });
+    return GatewayModule.compose(config, logger);
+  }
+
+  private static compose(config: DynamicModule, logger: Logger): DynamicModule {
     return {
       module: GatewayModule,
       imports: [
-        GatewayConfigModule.forRootAsync({
-          imports: [GatewayPluginsModule.register(options.plugins ?? [], options.imports)],
-          inject: [GATEWAY_PLUGINS],
-          useFactory: (plugins: GatewayPlugin[]) => ({
-            initial:
-              options.snapshot ??
-              loadOrThrow(options.configDir ?? runtime.GATEWAY_CONFIG_DIR, env, plugins),
-            env,
-            plugins,
-          }),
-        }),
+        config,
         LoggingModule.forRoot(logger),
         MetricsModule,
         AuthModule,

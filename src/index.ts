@@ -4,5 +4,11 @@ export type { ConfigSnapshot } from './config/config-loader';
 export { loadConfig } from './config/config-loader';
 export type { BootstrapOptions, RunningGateway } from './gateway';
 export { bootstrapGateway } from './gateway';
-export { GATEWAY_PLUGINS, GatewayModule, type GatewayModuleOptions } from './gateway.module';
+export {
+  GATEWAY_PLUGINS,
+  type GatewayConfigSource,
+  GatewayModule,
+  type GatewayModuleAsyncOptions,
+  type GatewayModuleOptions,
+} from './gateway.module';
 export * from './plugins/plugin-api';

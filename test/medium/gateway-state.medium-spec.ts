@@ -6,7 +6,7 @@ import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { INestApplicationContext } from '@nestjs/common';
+import { type INestApplicationContext, Module } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { ModulesContainer } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
@@ -141,5 +141,38 @@ describe('Gateway state (medium tier: the module graph, no server)', () => {
     expect(keys.headerOf(snapshot)).toBe('x-api-key');
     expect(signing.of(snapshot)).toBe(signingBefore);
     expect(signing.of(config.current)).not.toBe(signingBefore);
+  });
+});
+
+describe('GatewayModule.forRootAsync (medium tier)', () => {
+  const CONFIG_DIR = Symbol('CONFIG_DIR');
+
+  it('takes the config folder from an injected provider', async () => {
+    const dir = writeConfigDir({
+      gateway: gatewayYaml('X-Async-Key'),
+      services: { api: serviceYaml() },
+    });
+    @Module({ providers: [{ provide: CONFIG_DIR, useValue: dir }], exports: [CONFIG_DIR] })
+    class SourceModule {}
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        GatewayModule.forRootAsync({
+          imports: [SourceModule],
+          inject: [CONFIG_DIR],
+          useFactory: (configDir: string) => Promise.resolve({ configDir, env: {} }),
+          logger: pino({ level: 'silent' }),
+        }),
+      ],
+    }).compile();
+    const app = await moduleRef.init();
+    try {
+      expect(app.get(GatewayConfig).current.dir).toBe(dir);
+      expect(app.get(ApiKeyStrategy).headerOf(app.get(GatewayConfig).current)).toBe('x-async-key');
+      expect(app.get(GatewayRoutes).current.table.routes.map((r) => r.pattern)).toEqual([
+        '/api/a/*',
+      ]);
+    } finally {
+      await app.close();
+    }
   });
 });
