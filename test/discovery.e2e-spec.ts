@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { startDnsServer,type TestDnsServer } from './support/dns-server';
+import { startDnsServer, type TestDnsServer } from './support/dns-server';
 import { poll, waitUntil } from './support/poll';
 import { rawRequest } from './support/raw-http';
 import { startTestGateway, type TestGateway } from './support/test-gateway';
@@ -32,7 +32,7 @@ async function backendOn(ip: string, port = 0): Promise<Backend> {
       return;
     }
     b.count++;
-    hosts.push((req.headers).host ?? '');
+    hosts.push(req.headers.host ?? '');
     req.resume();
     const answer = () => res.writeHead(200, { 'content-type': 'text/plain' }).end(ip);
     if (req.url?.endsWith('/slow')) setTimeout(answer, 2000);

@@ -377,8 +377,7 @@ describe('loadConfig', () => {
     });
 
     it('checks the discovery keys without resolving anything', () => {
-      const svc = (targets: string) =>
-        `name: d\ntargets:\n${targets}routes:\n  - path: /api/d/*\n`;
+      const svc = (targets: string) => `name: d\ntargets:\n${targets}routes:\n  - path: /api/d/*\n`;
       expectProblems(
         {
           'gateway.yaml': 'discovery:\n  resolvers: [dns.example:53]\n  refreshSeconds: 0\n',
@@ -403,7 +402,10 @@ describe('loadConfig', () => {
           '  - { url: http://nowhere.invalid:8080, discovery: dns }\n  - { srv: _https._tcp.nowhere.invalid }\n',
         ),
       });
-      expect(ok.gateway.discovery).toEqual({ resolvers: ['10.0.0.2:53', '[::1]:5353'], refreshSeconds: 30 });
+      expect(ok.gateway.discovery).toEqual({
+        resolvers: ['10.0.0.2:53', '[::1]:5353'],
+        refreshSeconds: 30,
+      });
       expect(ok.services[0].settings.targets).toEqual([
         { url: 'http://nowhere.invalid:8080', discovery: 'dns', weight: 1 },
         { srv: '_https._tcp.nowhere.invalid', weight: 1 },

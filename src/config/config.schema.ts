@@ -258,7 +258,10 @@ const targetSchema = z
     // Each A/AAAA address of the url's host is a target of its own (Service discovery).
     discovery: z.enum(['dns']).optional(),
     // Instead of url: SRV records give host, port and weight.
-    srv: z.string().regex(SRV_NAME, 'must be an SRV name like _http._tcp.orders.service.consul').optional(),
+    srv: z
+      .string()
+      .regex(SRV_NAME, 'must be an SRV name like _http._tcp.orders.service.consul')
+      .optional(),
     weight: int(1, 1000).optional(),
   })
   .superRefine((t, ctx) => {
@@ -266,10 +269,18 @@ const targetSchema = z
       ctx.addIssue({ code: 'custom', path: ['url'], message: 'give url or srv, exactly one' });
     }
     if (t.srv !== undefined && t.discovery !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['discovery'], message: 'srv targets are always discovered' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['discovery'],
+        message: 'srv targets are always discovered',
+      });
     }
     if (t.srv !== undefined && t.weight !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['weight'], message: 'srv targets take their weights from the SRV records' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['weight'],
+        message: 'srv targets take their weights from the SRV records',
+      });
     }
   })
   .transform((t) => ({ ...t, weight: t.weight ?? 1 }));

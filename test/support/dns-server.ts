@@ -42,8 +42,7 @@ export async function startDnsServer(): Promise<TestDnsServer> {
     const answers = response.answers as unknown[];
     for (const q of request.questions) {
       const name = q.name.toLowerCase().replace(/\.$/, '');
-      const type =
-        Object.entries(Packet.TYPE).find(([, v]) => v === (q.type))?.[0] ?? '?';
+      const type = Object.entries(Packet.TYPE).find(([, v]) => v === q.type)?.[0] ?? '?';
       queries.set(`${name} ${type}`, (queries.get(`${name} ${type}`) ?? 0) + 1);
       const z = zones.get(name);
       if (!z) continue;
