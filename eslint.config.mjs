@@ -14,10 +14,11 @@ const FLOORS = {
   redis: ['common', 'config'],
   logging: ['common', 'config'],
   metrics: ['common', 'config'],
+  tracing: ['common', 'config'],
   'rate-limit': ['common', 'config', 'redis', 'logging', 'metrics'],
   oauth: ['common', 'config', 'redis', 'logging', 'metrics', 'rate-limit'],
   auth: ['common', 'config', 'redis', 'logging', 'metrics', 'rate-limit', 'oauth'],
-  routing: ['common', 'config', 'plugins', 'redis', 'logging', 'metrics', 'rate-limit', 'oauth', 'auth'],
+  routing: ['common', 'config', 'plugins', 'redis', 'logging', 'metrics', 'tracing', 'rate-limit', 'oauth', 'auth'],
   health: ['common', 'config', 'redis', 'logging', 'metrics', 'rate-limit', 'routing'],
   admin: ['common', 'config', 'redis', 'logging', 'metrics', 'rate-limit', 'auth', 'routing'],
 };

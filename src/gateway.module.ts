@@ -31,6 +31,7 @@ import { OAuthModule } from './oauth/oauth.module';
 import type { GatewayPlugin } from './plugins/plugin-api';
 import { GatewayHttpAdapter } from './routing/gateway-server';
 import { RoutingModule } from './routing/routing.module';
+import { TracingModule } from './tracing/tracing.module';
 
 export interface GatewayModuleOptions {
   /** The config folder; default `GATEWAY_CONFIG_DIR` of `env`, else `./config`. */
@@ -148,6 +149,7 @@ export class GatewayModule {
         config,
         LoggingModule.forRoot(logger),
         MetricsModule,
+        TracingModule,
         AuthModule,
         OAuthModule,
         RoutingModule,

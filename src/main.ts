@@ -1,11 +1,19 @@
 import { readStartup } from './config/startup';
 import { exitFlushed, startGateway } from './gateway';
 import { createGatewayLogger } from './logging/gateway-logger';
+import { readTracingConfig } from './tracing/gateway-tracing';
 
 async function main(): Promise<void> {
   const startup = readStartup();
   if (!startup.ok) {
     for (const line of startup.problems) process.stderr.write(`${line}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  // OTEL_* problems (a grpc protocol, a bad sampler) stop start-up with one line, too.
+  const tracing = readTracingConfig(startup.raw);
+  if (!tracing.ok) {
+    process.stderr.write(`${tracing.problem}\n`);
     process.exitCode = 1;
     return;
   }

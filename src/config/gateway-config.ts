@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 
 import { type ConfigSnapshot, loadConfig } from './config-loader';
+import type { Env } from './env-substitution';
 import type { GatewayConfigOptions } from './gateway-config.constants';
 import { GATEWAY_CONFIG_OPTIONS } from './gateway-config.module-definition';
 
@@ -81,6 +82,11 @@ export class GatewayConfig implements OnApplicationBootstrap, OnApplicationShutd
 
   get current(): ConfigSnapshot {
     return this.snapshot;
+  }
+
+  /** The environment the gateway was started with (substitution, OTEL_*). */
+  get env(): Env {
+    return this.options.env;
   }
 
   /** Called on each reload in registration order (see ConfigListener); returns an unsubscribe. */

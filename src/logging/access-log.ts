@@ -37,6 +37,8 @@ export class AccessLog {
       aborted: res.writableFinished ? undefined : true,
       // Own endpoints have no route pattern; their path is fixed and safe to log.
       path,
+      // Tracing on: the call's SERVER span, to find its trace from the log line.
+      ...(ctx.span ? traceIds(ctx.span.spanContext()) : {}),
     };
     if (path !== undefined && QUIET.has(path)) this.log.debug(line, 'request');
     else this.log.info(line, 'request');
@@ -52,4 +54,8 @@ function pathOf(req: IncomingMessage): string | undefined {
   return /^\/(health|ready|metrics|oauth|\.well-known|api\/gateway)(\/|$)/.test(p)
     ? clip(p)
     : undefined;
+}
+
+function traceIds(sc: { traceId: string; spanId: string }) {
+  return { traceId: sc.traceId, spanId: sc.spanId };
 }

@@ -12,6 +12,8 @@ import type { GatewayRequest, RequestContext } from '../common/request-context';
 import { requestIdFrom } from '../common/request-id';
 import { AccessLog } from '../logging/access-log';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
+import { endServerSpan } from '../tracing/gateway-tracing';
+import { GatewayTracing } from '../tracing/tracing.module';
 import { unmapIPv4 } from './client-address';
 import { isPreflight } from './cors-policy';
 import { GatewayRoutes, type RoutingState } from './gateway-routes';
@@ -41,6 +43,7 @@ export class GatewayEntry {
     private readonly lifecycle: ServerLifecycle,
     private readonly metrics: GatewayMetrics,
     private readonly plugins: PluginSteps,
+    private readonly tracing: GatewayTracing,
   ) {}
 
   /** Wraps the proxy pipeline once; call after `app.init()`. Returns the request listener. */
@@ -80,6 +83,7 @@ export class GatewayEntry {
       lifecycle.requestEnded();
       this.metrics.recordRequest(req, res, ctx);
       this.accessLog.record(req, res, ctx);
+      if (ctx.span) this.endSpan(req, res, ctx);
     });
 
     const peer = unmapIPv4(req.socket.remoteAddress ?? '');
@@ -121,11 +125,19 @@ export class GatewayEntry {
     const server = state.server;
     const q = url.indexOf('?');
     const found = resolveRoute(state.table, req.method ?? 'GET', url, server);
+    if (found.kind === 'own') {
+      ctx.ownEndpoint = true;
+      (this.express as Handler)(req, res);
+      return;
+    }
+    // Tracing on: a SERVER span per proxied call (unmatched ones included).
+    const tracer = this.tracing.tracer;
+    if (tracer) {
+      const t = tracer.startServer(req, state.clientAddress.isTrusted(peer));
+      ctx.span = t.span;
+      ctx.traceContext = t.context;
+    }
     switch (found.kind) {
-      case 'own':
-        ctx.ownEndpoint = true;
-        (this.express as Handler)(req, res);
-        return;
       case 'error':
         return sendError(res, found.status, found.message, ctx.id);
       case 'method-not-allowed':
@@ -159,6 +171,21 @@ export class GatewayEntry {
       return this.plugins.access(req, res, plugins, () => this.pipeline(req, res, ctx));
     }
     this.pipeline(req, res, ctx);
+  }
+
+  private endSpan(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    endServerSpan(ctx.span as NonNullable<RequestContext['span']>, {
+      method: req.method ?? 'GET',
+      route: ctx.match ? ctx.routeLabel : undefined,
+      status: res.statusCode,
+      // The normalised path when matched; otherwise the target as sent, without its query.
+      path: ctx.path ?? (q === -1 ? url : url.slice(0, q)),
+      clientIp: ctx.clientIp,
+      service: ctx.match ? ctx.serviceLabel : undefined,
+      target: ctx.target,
+    });
   }
 
   /** Guards, request plugins and the upstream call (ProxyController.forward). */

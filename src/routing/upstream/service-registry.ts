@@ -8,6 +8,7 @@ import {
 import type { ServiceSettings } from '../../config/config.schema';
 import type { ConfigSnapshot } from '../../config/config-loader';
 import { GatewayMetrics } from '../../metrics/gateway-metrics';
+import { GatewayTracing } from '../../tracing/tracing.module';
 import { ActiveHealthCheck } from './active-health-check';
 import { BREAKER_STATE_VALUE, ServiceBreaker } from './service-breaker';
 import {
@@ -40,7 +41,10 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
   private running = false;
   private stopScrapeReads: (() => void) | undefined;
 
-  constructor(private readonly metrics: GatewayMetrics) {}
+  constructor(
+    private readonly metrics: GatewayMetrics,
+    private readonly tracing: GatewayTracing,
+  ) {}
 
   onApplicationBootstrap(): void {
     this.running = true;
@@ -113,6 +117,7 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
           defaultTimeoutMs: g.server.requestTimeoutMs,
           bodyLimit: g.server.bodyLimit,
           corsOwned: g.cors !== undefined,
+          tracer: this.tracing.tracer,
         }),
       );
     }

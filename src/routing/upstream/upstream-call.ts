@@ -18,6 +18,8 @@ export interface CallOptions {
   /** Max body bytes for a body without Content-Length (chunked); undefined = no check. */
   readonly chunkedBodyLimit: number | undefined;
   readonly corsOwned: boolean;
+  /** Tracing on: `traceparent` (and `tracestate`) of this attempt's CLIENT span. */
+  readonly traceHeaders?: Readonly<Record<string, string | number | readonly string[]>>;
 }
 
 /**
@@ -51,6 +53,12 @@ export class UpstreamCall implements ProxyListener {
     // The backend must get exactly the path the route table matched (ProxyController set
     // req.url to it, rewritten, plus the query), so it is set here, byte for byte.
     proxyReq.path = this.options.basePath + (this.req.url ?? '/');
+    const trace = this.options.traceHeaders;
+    if (trace) {
+      // The client's own trace headers are replaced: the backend's parent is this attempt.
+      proxyReq.removeHeader('tracestate');
+      for (const k in trace) proxyReq.setHeader(k, trace[k]);
+    }
     if (this.timedOut) {
       proxyReq.destroy();
       return;

@@ -4,6 +4,7 @@ import { Logger } from '@nestjs/common';
 
 import { contextOf } from '../../common/request-context';
 import type { ServiceSettings } from '../../config/config.schema';
+import { endClientSpan, type GatewayTracer } from '../../tracing/gateway-tracing';
 import type { Balancer } from './balancer';
 import { RoundRobinBalancer } from './round-robin.balancer';
 import type { ServiceBreaker } from './service-breaker';
@@ -17,6 +18,8 @@ export interface ServiceRuntimeOptions {
   readonly defaultTimeoutMs: number;
   readonly bodyLimit: number;
   readonly corsOwned: boolean;
+  /** Tracing on: CLIENT spans per attempt. */
+  readonly tracer?: GatewayTracer;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
@@ -129,6 +132,10 @@ export class UpstreamService {
     if (ctx) ctx.target = target.label;
     const chunked =
       req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined;
+    const traced =
+      ctx?.traceContext && this.options.tracer
+        ? this.options.tracer.startClient(ctx.traceContext, req.method ?? 'GET', target)
+        : undefined;
     return new Promise<void>((resolve, reject) => {
       const call = new UpstreamCall(
         req,
@@ -139,8 +146,13 @@ export class UpstreamService {
           timeoutMs: this.timeoutMs,
           chunkedBodyLimit: chunked ? this.options.bodyLimit : undefined,
           corsOwned: this.options.corsOwned,
+          traceHeaders: traced?.headers as Record<string, string> | undefined,
         },
         (outcome) => {
+          if (traced) {
+            if (outcome.kind === 'answered') endClientSpan(traced.span, outcome.status);
+            else endClientSpan(traced.span, undefined, outcome.failure.kind);
+          }
           if (outcome.kind === 'answered') {
             if (outcome.status < 500) return resolve();
             // The client gets the 5xx unchanged; the breaker counts it.
