@@ -60,11 +60,6 @@ export class JwksKeySet {
     return this.lookup(kid);
   }
 
-  /** How many keys are known (for tests and the admin API). */
-  get size(): number {
-    return this.keys.size;
-  }
-
   private lookup(kid: string | undefined): KeyObject | undefined {
     return kid === undefined ? this.only : this.keys.get(kid);
   }

@@ -1,7 +1,7 @@
 // The rules of a route's `path` and `rewrite` (contract, routes): one place, used by the
 // config schema (problem lines) and by the route table (compiled once). Depends on nothing.
 
-export type Segment =
+type Segment =
   | { readonly kind: 'literal'; readonly text: string }
   | { readonly kind: 'param'; readonly name: string };
 
@@ -17,7 +17,7 @@ export interface ParsedPattern {
 }
 
 const SLASH = 0x2f;
-export const PARAM = /^:[A-Za-z_][A-Za-z0-9_]*$/;
+const PARAM = /^:[A-Za-z_][A-Za-z0-9_]*$/;
 /** A literal segment: RFC 3986 pchar without `*` (percent-encoded octets pass as `%`). */
 const LITERAL = /^[A-Za-z0-9\-._~!$&'()+,;=:@%]+$/;
 

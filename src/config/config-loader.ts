@@ -58,6 +58,8 @@ export interface ParsedKeys {
   readonly signingPrivateKey?: KeyObject;
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 export type LoadResult =
   | { readonly ok: true; readonly snapshot: ConfigSnapshot }
   | { readonly ok: false; readonly problems: readonly string[] };
@@ -96,7 +98,7 @@ export function loadConfig(
 
   const warnings: string[] = [];
   const redisUrl = env.REDIS_URL === '' ? undefined : env.REDIS_URL;
-  const keys: { jwtPublicKey?: KeyObject; signingPrivateKey?: KeyObject } = {};
+  const keys: Mutable<ParsedKeys> = {};
   if (gateway) checkGateway(gateway, dir, redisUrl, problems, warnings, keys);
   checkServices(services, problems, warnings);
   if (problems.length > 0 || !gateway) return { ok: false, problems };
@@ -225,7 +227,7 @@ function checkGateway(
   redisUrl: string | undefined,
   problems: string[],
   warnings: string[],
-  keys: { jwtPublicKey?: KeyObject; signingPrivateKey?: KeyObject },
+  keys: Mutable<ParsedKeys>,
 ): void {
   const at = (key: string, what: string) => problems.push(`${GATEWAY_FILE}: ${key}: ${what}`);
   if (g.rateLimit.store === 'redis' && !redisUrl) {

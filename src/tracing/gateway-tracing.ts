@@ -47,6 +47,8 @@ export interface TracingSettings {
   readonly protocol: 'http/protobuf' | 'http/json';
   readonly headers: Record<string, string>;
   readonly sampler: Sampler;
+  /** What decides for a parent from an untrusted peer: the sampler's root. */
+  readonly rootSampler: Sampler;
   readonly scheduledDelayMillis: number | undefined;
 }
 
@@ -83,8 +85,8 @@ export function readTracingConfig(env: Env): TracingConfig {
   } catch {
     return { ok: false, problem: `OTEL_EXPORTER_OTLP_ENDPOINT: ${endpoint} is not a URL` };
   }
-  const sampler = samplerFrom(env.OTEL_TRACES_SAMPLER, env.OTEL_TRACES_SAMPLER_ARG);
-  if (typeof sampler === 'string') return { ok: false, problem: sampler };
+  const samplers = samplerFrom(env.OTEL_TRACES_SAMPLER, env.OTEL_TRACES_SAMPLER_ARG);
+  if (typeof samplers === 'string') return { ok: false, problem: samplers };
   const delay = Number(env.OTEL_BSP_SCHEDULE_DELAY);
   return {
     ok: true,
@@ -95,7 +97,8 @@ export function readTracingConfig(env: Env): TracingConfig {
       headers: parseHeaders(
         env.OTEL_EXPORTER_OTLP_TRACES_HEADERS || env.OTEL_EXPORTER_OTLP_HEADERS || '',
       ),
-      sampler,
+      sampler: samplers.sampler,
+      rootSampler: samplers.root,
       scheduledDelayMillis: Number.isFinite(delay) && delay >= 0 ? delay : undefined,
     },
   };
@@ -132,36 +135,30 @@ class GatewaySampler implements Sampler {
   }
 }
 
-function samplerFrom(name: string | undefined, arg: string | undefined): Sampler | string {
+/** The configured sampler and its root (the decision without a trusted parent). */
+function samplerFrom(
+  name: string | undefined,
+  arg: string | undefined,
+): { sampler: Sampler; root: Sampler } | string {
   const ratio = arg === undefined || arg === '' ? 1 : Number(arg);
   if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
     return 'OTEL_TRACES_SAMPLER_ARG: must be a number from 0 to 1';
   }
-  switch (name ?? 'parentbased_always_on') {
-    case 'always_on':
-      return new AlwaysOnSampler();
-    case 'always_off':
-      return new AlwaysOffSampler();
-    case 'traceidratio':
-      return new TraceIdRatioBasedSampler(ratio);
-    case 'parentbased_always_on':
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-    case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
-    default:
-      return `OTEL_TRACES_SAMPLER: ${name} is not supported (always_on, always_off, traceidratio, parentbased_*)`;
+  const chosen = name ?? 'parentbased_always_on';
+  const kind = chosen.replace(/^parentbased_/, '');
+  const root =
+    kind === 'always_on'
+      ? new AlwaysOnSampler()
+      : kind === 'always_off'
+        ? new AlwaysOffSampler()
+        : kind === 'traceidratio'
+          ? new TraceIdRatioBasedSampler(ratio)
+          : undefined;
+  if (!root) {
+    return `OTEL_TRACES_SAMPLER: ${name} is not supported (always_on, always_off, traceidratio, parentbased_*)`;
   }
-}
-
-function rootOf(name: string | undefined, arg: string | undefined): Sampler {
-  const ratio = arg === undefined || arg === '' ? 1 : Number(arg);
-  if (name === 'parentbased_always_off' || name === 'always_off') return new AlwaysOffSampler();
-  if (name === 'traceidratio' || name === 'parentbased_traceidratio') {
-    return new TraceIdRatioBasedSampler(ratio);
-  }
-  return new AlwaysOnSampler();
+  const sampler = chosen.startsWith('parentbased_') ? new ParentBasedSampler({ root }) : root;
+  return { sampler, root };
 }
 
 /** `k1=v1,k2=v2` (values URL-encoded), as the OTLP exporter spec says. */
@@ -192,14 +189,11 @@ export class GatewayTracer {
   private readonly provider: BasicTracerProvider;
   private readonly tracer: Tracer;
 
-  constructor(settings: TracingSettings, env: Env) {
+  constructor(settings: TracingSettings) {
     const exporter = makeExporter(settings);
     this.provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': settings.serviceName }),
-      sampler: new GatewaySampler(
-        settings.sampler,
-        rootOf(env.OTEL_TRACES_SAMPLER, env.OTEL_TRACES_SAMPLER_ARG),
-      ),
+      sampler: new GatewaySampler(settings.sampler, settings.rootSampler),
       spanProcessors: [
         new BatchSpanProcessor(exporter, {
           ...(settings.scheduledDelayMillis !== undefined
@@ -230,17 +224,16 @@ export class GatewayTracer {
   startClient(
     parent: Context,
     method: string,
-    target: { readonly label: string; readonly url: string },
+    target: { readonly label: string; readonly hostname: string; readonly port: number },
   ): { span: Span; headers: OutgoingHttpHeaders } {
-    const u = new URL(target.url);
     const span = this.tracer.startSpan(
       method,
       {
         kind: SpanKind.CLIENT,
         attributes: {
           'http.request.method': method,
-          'server.address': u.hostname.replace(/^\[|\]$/g, ''),
-          'server.port': Number(u.port || (u.protocol === 'https:' ? 443 : 80)),
+          'server.address': target.hostname,
+          'server.port': target.port,
           'gateway.target': target.label,
         },
       },

@@ -15,7 +15,7 @@ export class GatewayTracing implements OnApplicationShutdown {
   constructor(config: GatewayConfig) {
     const tracing = readTracingConfig(config.env);
     if (!tracing.ok) throw new Error(tracing.problem);
-    this.tracer = tracing.settings ? new GatewayTracer(tracing.settings, config.env) : undefined;
+    this.tracer = tracing.settings ? new GatewayTracer(tracing.settings) : undefined;
   }
 
   async onApplicationShutdown(): Promise<void> {

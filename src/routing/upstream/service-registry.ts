@@ -57,9 +57,7 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
 
   /** The discovery state of a service's targets (admin API, /ready); [] without discovery. */
   discoveryOf(service: string): DiscoveryStatus[] {
-    return [...this.discoveries.values()]
-      .filter((d) => d.service === service)
-      .map((d) => d.loop.status());
+    return discoveriesOf(this.discoveries, service).map((d) => d.loop.status());
   }
 
   /**
@@ -105,10 +103,7 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
         nextTargets.set(key, target);
         return [target];
       });
-      const found = [...nextDiscoveries.values()]
-        .filter((d) => d.service === settings.name)
-        .flatMap((d) => [...d.targets.values()]);
-      const targets = [...staticTargets, ...found];
+      const targets = [...staticTargets, ...discoveredTargets(nextDiscoveries, settings.name)];
       const breaker = this.breakerFor(settings);
       nextBreakers.set(settings.name, breaker);
       next.set(
@@ -257,9 +252,7 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
     for (const [key, t] of entry.targets) if (!next.has(key)) this.release(entry.service, t);
     entry.targets = next;
     if (!service) return;
-    const found = [...this.discoveries.values()]
-      .filter((d) => d.service === entry.service)
-      .flatMap((d) => [...d.targets.values()]);
+    const found = discoveredTargets(this.discoveries, entry.service);
     const statics = service.targets.filter((t) => t.origin.source === 'static');
     service.replaceTargets([...statics, ...found]);
     this.logger.log({
@@ -327,6 +320,18 @@ interface Discovered {
   readonly loop: TargetDiscovery;
   /** Key (url, weight, priority, host) → target, as of the last good resolution. */
   targets: Map<string, UpstreamTarget>;
+}
+
+function discoveriesOf(all: ReadonlyMap<string, Discovered>, service: string): Discovered[] {
+  return [...all.values()].filter((d) => d.service === service);
+}
+
+/** Every target the discoveries of `service` found, as of their last good resolution. */
+function discoveredTargets(
+  all: ReadonlyMap<string, Discovered>,
+  service: string,
+): UpstreamTarget[] {
+  return discoveriesOf(all, service).flatMap((d) => [...d.targets.values()]);
 }
 
 /** The discovery a configured target asks for, or undefined for a fixed URL. */

@@ -151,10 +151,6 @@ export class TargetDiscovery {
     private readonly hooks: DiscoveryHooks,
   ) {}
 
-  get everResolved(): boolean {
-    return this.resolvedAt !== undefined;
-  }
-
   status(): DiscoveryStatus {
     return {
       source: this.spec.kind,

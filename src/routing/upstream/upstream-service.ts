@@ -35,7 +35,7 @@ export class UpstreamService {
   readonly name: string;
   readonly timeoutMs: number;
   private readonly balancer: Balancer<UpstreamTarget>;
-  private list: readonly UpstreamTarget[];
+  private list: readonly UpstreamTarget[] = [];
   /** Some targets carry SRV priorities: only the lowest priority with a healthy one serves. */
   private prioritised = false;
 
@@ -53,7 +53,6 @@ export class UpstreamService {
     this.balancer = weighted
       ? new SmoothWeightedBalancer<UpstreamTarget>()
       : new RoundRobinBalancer<UpstreamTarget>();
-    this.list = targets;
     this.replaceTargets(targets);
   }
 

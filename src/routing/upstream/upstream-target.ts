@@ -59,6 +59,9 @@ export class UpstreamTarget {
   private readonly middleware: RequestHandler<IncomingMessage, ServerResponse>;
 
   readonly priority: number;
+  /** The URL's host (an address, brackets stripped) and port, for traces. */
+  readonly hostname: string;
+  readonly port: number;
 
   constructor(
     readonly url: string,
@@ -69,6 +72,8 @@ export class UpstreamTarget {
     const u = new URL(url);
     const https = u.protocol === 'https:';
     this.label = `${u.hostname}:${u.port || (https ? '443' : '80')}`;
+    this.hostname = u.hostname.replace(/^\[|\]$/g, '');
+    this.port = Number(u.port || (https ? 443 : 80));
     this.basePath = u.pathname.replace(/\/+$/, '');
     this.health = new TargetHealth(undefined);
     const agentOptions = {
