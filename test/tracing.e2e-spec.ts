@@ -190,6 +190,28 @@ describe('Tracing (OTLP/HTTP)', () => {
     expect((await spansOf(traceId, 2)).map((s) => s.kind).sort()).toEqual([SERVER, CLIENT]);
   });
 
+  it('starts its own trace for a malformed or all-zero traceparent, and never forwards it', async () => {
+    for (const bad of [
+      '00-00000000000000000000000000000000-0000000000000000-01',
+      'ff-' + 'a'.repeat(32) + '-' + 'b'.repeat(16) + '-01',
+      '00-' + 'A'.repeat(32) + '-' + 'b'.repeat(16) + '-01',
+      'x'.repeat(2000),
+    ]) {
+      backend.received.length = 0;
+      const r = await get('/api/t/9', { traceparent: bad, tracestate: 'k=v' });
+      expect(r.status).toBe(200);
+      const sent = String(backend.received[0].headers.traceparent);
+      expect(sent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      expect(sent).not.toBe(bad);
+      const traceId = sent.split('-')[1];
+      expect(traceId).not.toBe('0'.repeat(32));
+      const server = one(await spansOf(traceId, 2), SERVER);
+      expect(server.parentSpanId).toBe('');
+      // No valid parent: the client's tracestate goes nowhere either.
+      expect(backend.received[0].headers.tracestate).toBeUndefined();
+    }
+  });
+
   it('names an unmatched call by its method alone (404), with no CLIENT span', async () => {
     const traceId = randomBytes(16).toString('hex');
     const r = await get('/nowhere', {

@@ -34,6 +34,14 @@ export interface DnsClient {
   ): Promise<{ name: string; port: number; priority: number; weight: number }[]>;
 }
 
+/**
+ * DNS answers are input too: a zone (or a spoofed answer) naming thousands of addresses
+ * must not become thousands of agents, checks and series, nor thousands of lookups.
+ */
+/** Addresses (targets) one configured target may become, A/AAAA or SRV alike. */
+export const MAX_ADDRESSES_PER_NAME = 64;
+export const MAX_SRV_RECORDS = 64;
+
 /** c-ares retries for tens of seconds by default: one attempt of at most 2 s, twice. */
 export function makeResolver(servers: readonly string[] | undefined): dns.Resolver {
   const r = new dns.Resolver({ timeout: 2000, tries: 2 });
@@ -59,8 +67,12 @@ export async function resolveSpec(client: DnsClient, spec: DiscoverySpec): Promi
       ttlSeconds: found.ttl,
     };
   }
-  const records = await client.resolveSrv(spec.name);
-  if (records.length === 0) throw new Error(`no SRV records for ${spec.name}`);
+  const all = await client.resolveSrv(spec.name);
+  if (all.length === 0) throw new Error(`no SRV records for ${spec.name}`);
+  // The most preferred first (lowest priority, then highest weight), at most MAX_SRV_RECORDS.
+  const records = [...all]
+    .sort((a, b) => a.priority - b.priority || b.weight - a.weight)
+    .slice(0, MAX_SRV_RECORDS);
   const scheme = /^_https\._tcp\./i.test(spec.name) ? 'https:' : 'http:';
   // `_http._tcp.orders.service.consul` → `orders.service.consul`: the service's own name.
   const serviceName = spec.name.replace(/^_[^.]+\._[^.]+\./, '').replace(/\.$/, '');
@@ -86,7 +98,7 @@ export async function resolveSpec(client: DnsClient, spec: DiscoverySpec): Promi
   }
   if (addresses.length === 0) throw new Error(`no address for the SRV targets of ${spec.name}`);
   // SRV carries no TTL: the addresses' TTL applies to them, refreshSeconds to the records.
-  return { addresses, ttlSeconds: ttl };
+  return { addresses: addresses.slice(0, MAX_ADDRESSES_PER_NAME), ttlSeconds: ttl };
 }
 
 async function addressesOf(
@@ -106,8 +118,10 @@ async function addressesOf(
     const reason = v4.status === 'rejected' ? (v4.reason as Error) : undefined;
     throw new Error(`no A/AAAA records for ${name}${reason ? ` (${reason.message})` : ''}`);
   }
-  const ips = [...new Set(records.map((r) => r.address))].sort();
-  return { ips, ttl: Math.min(...records.map((r) => r.ttl)) };
+  const ips = [...new Set(records.map((r) => r.address))].sort().slice(0, MAX_ADDRESSES_PER_NAME);
+  let ttl = Infinity;
+  for (const r of records) ttl = Math.min(ttl, r.ttl);
+  return { ips, ttl };
 }
 
 function bare(hostname: string): string {
