@@ -16,6 +16,7 @@ import type { ConfigSnapshot } from './config/config-loader';
 import type { Env } from './config/env-substitution';
 import { GatewayConfig } from './config/gateway-config';
 import { GATEWAY_PINO } from './logging/logging.constants';
+import { closeMetricsListener, startMetricsListener } from './metrics/metrics-listener';
 import { GatewayEntry } from './routing/gateway-entry';
 import { GatewayHttpAdapter } from './routing/gateway-server';
 import { ServerLifecycle } from './routing/server-lifecycle';
@@ -26,6 +27,8 @@ export interface GatewayOptions {
   readonly logger: Pino;
   readonly port: number;
   readonly host: string;
+  /** METRICS_PORT: /metrics only on this port (0 = any free port, for tests). */
+  readonly metricsPort?: number;
   /** Drain and exit on SIGTERM / SIGINT (the process's gateway; not in-process tests). */
   readonly handleSignals?: boolean;
 }
@@ -34,6 +37,8 @@ export interface RunningGateway {
   readonly app: INestApplication;
   readonly server: Server;
   readonly port: number;
+  /** The metrics listener's port, when METRICS_PORT is set. */
+  readonly metricsPort?: number;
   /** The contract's graceful shutdown: drain, then close everything. Resolves once done. */
   shutdown(): Promise<void>;
   close(): Promise<void>;
@@ -47,6 +52,7 @@ export function exitFlushed(logger: Pino, code: number): void {
 export interface BootstrapOptions {
   readonly port: number;
   readonly host?: string;
+  readonly metricsPort?: number;
   /** Drain and exit on SIGTERM / SIGINT (the process's gateway; not in-process tests). */
   readonly handleSignals?: boolean;
 }
@@ -55,7 +61,7 @@ export interface BootstrapOptions {
 export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   return bootstrapGateway(
     AppModule.forRoot({ snapshot: o.snapshot, env: o.env, logger: o.logger }),
-    { port: o.port, host: o.host, handleSignals: o.handleSignals },
+    { port: o.port, host: o.host, metricsPort: o.metricsPort, handleSignals: o.handleSignals },
   );
 }
 
@@ -88,10 +94,17 @@ export async function bootstrapGateway(
   await app.listen(o.port, host);
   const server = app.getHttpServer();
   const port = (server.address() as AddressInfo).port;
+  const metricsServer =
+    o.metricsPort === undefined ? undefined : await startMetricsListener(host, o.metricsPort);
+  const metricsPort = metricsServer && (metricsServer.address() as AddressInfo).port;
+  const close = async () => {
+    if (metricsServer) await closeMetricsListener(metricsServer);
+    await app.close();
+  };
   const lifecycle = app.get(ServerLifecycle);
   lifecycle.markReady();
   const revision = app.get(GatewayConfig).current.revision;
-  pino.info({ port, host, revision }, 'gateway listening');
+  pino.info({ port, host, metricsPort, revision }, 'gateway listening');
 
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
@@ -103,7 +116,7 @@ export async function bootstrapGateway(
       );
       const cut = await lifecycle.drain(server, config.shutdownTimeoutMs);
       if (cut > 0) pino.warn({ cut }, 'drain time ran out: requests cut');
-      await app.close();
+      await close();
       pino.info('gateway stopped');
     })();
     return stopping;
@@ -122,5 +135,5 @@ export async function bootstrapGateway(
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   }
-  return { app, server, port, shutdown, close: () => app.close() };
+  return { app, server, port, metricsPort, shutdown, close };
 }

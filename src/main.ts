@@ -25,6 +25,7 @@ async function main(): Promise<void> {
       logger,
       port: startup.env.PORT,
       host: startup.env.HOST,
+      metricsPort: startup.env.METRICS_PORT,
       handleSignals: true,
     });
   } catch (err) {

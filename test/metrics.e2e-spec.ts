@@ -485,3 +485,68 @@ describe('Metrics (e2e)', () => {
     });
   });
 });
+
+describe('METRICS_PORT (e2e)', () => {
+  let echo: TestBackend;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    echo = await startBackend({ kind: 'echo' });
+    gw = await startTestGateway(
+      {
+        services: {
+          mp: `name: mp\ntargets: [{ url: "${echo.url}" }]\nroutes: [{ path: /api/mp/* }]\n`,
+        },
+      },
+      { METRICS_PORT: '0' },
+    );
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await echo?.close();
+  });
+
+  it('serves /metrics on its own port, with the calls made on the public one', async () => {
+    expect(gw.metricsPort).toEqual(expect.any(Number));
+    expect(gw.metricsPort).not.toBe(gw.port);
+    expect((await rawRequest({ port: gw.port, path: '/api/mp/x' })).status).toBe(200);
+    const res = await rawRequest({ port: gw.metricsPort!, path: '/metrics?x=1' });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(res.headers['cache-control']).toBe('no-store');
+    const e = parseExposition(res.body.toString('utf8'));
+    expect(
+      counterOf(e, REQUESTS, { method: 'GET', route: '/api/mp/*', service: 'mp', status: '200' }),
+    ).toBe(1);
+    const head = await rawRequest({ port: gw.metricsPort!, path: '/metrics', method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.body.length).toBe(0);
+  });
+
+  it.each(['/metrics', '/METRICS', '/metrics/', '/metrics?format=text'])(
+    'answers %s on the public port with the 404 body',
+    async (path) => {
+      const res = await rawRequest({ port: gw.port, path });
+      expect(res.status).toBe(404);
+      const body = JSON.parse(res.body.toString('utf8')) as Record<string, unknown>;
+      expect(body).toMatchObject({ statusCode: 404, error: 'Not Found' });
+      expect(res.body.toString('utf8')).not.toContain('gateway_requests_total');
+    },
+  );
+
+  it('serves nothing else on the metrics port', async () => {
+    for (const path of ['/health', '/ready', '/api/mp/x', '/metricsx', '/api/gateway/routes']) {
+      const res = await rawRequest({ port: gw.metricsPort!, path });
+      expect(res.status).toBe(404);
+      expect(JSON.parse(res.body.toString('utf8'))).toMatchObject({ statusCode: 404 });
+    }
+    const post = await rawRequest({ port: gw.metricsPort!, path: '/metrics', method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.allow).toBe('GET, HEAD');
+  });
+
+  it('keeps the probes on the public port', async () => {
+    expect((await rawRequest({ port: gw.port, path: '/health' })).status).toBe(200);
+  });
+});

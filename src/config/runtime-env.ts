@@ -7,20 +7,33 @@ const port = z.preprocess(
   z.number().int().min(0).max(65_535),
 );
 
-export const runtimeEnvSchema = z.object({
-  PORT: port.default(8080),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  GATEWAY_CONFIG_DIR: z.string().min(1).default('./config'),
-  LOG_LEVEL: z
-    .preprocess(
-      (v) => (v === '' ? undefined : v),
-      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
-    )
-    .default('info'),
-  LOG_FORMAT: z
-    .preprocess((v) => (v === '' ? undefined : v), z.enum(['json', 'pretty']).optional())
-    .default('json'),
-});
+export const runtimeEnvSchema = z
+  .object({
+    PORT: port.default(8080),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    GATEWAY_CONFIG_DIR: z.string().min(1).default('./config'),
+    LOG_LEVEL: z
+      .preprocess(
+        (v) => (v === '' ? undefined : v),
+        z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+      )
+      .default('info'),
+    LOG_FORMAT: z
+      .preprocess((v) => (v === '' ? undefined : v), z.enum(['json', 'pretty']).optional())
+      .default('json'),
+    /** When set, /metrics is served only on this port (same HOST), not on PORT; 0 = any. */
+    METRICS_PORT: z.preprocess(
+      (v) => (v === '' || v === undefined ? undefined : Number(v)),
+      z.number().int().min(0).max(65_535).optional(),
+    ),
+  })
+  .refine(
+    (e) => e.METRICS_PORT === undefined || e.METRICS_PORT === 0 || e.METRICS_PORT !== e.PORT,
+    {
+      message: 'must differ from PORT',
+      path: ['METRICS_PORT'],
+    },
+  );
 
 export type RuntimeEnv = z.output<typeof runtimeEnvSchema>;
 

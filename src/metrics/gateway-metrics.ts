@@ -55,7 +55,13 @@ export class GatewayMetrics {
     @InjectMetric(DISCOVERY_ERRORS) private readonly discoveryErrors: Counter<string>,
     config: GatewayConfig,
   ) {
-    config.onReload((r) => reloads.inc({ result: r.ok ? 'applied' : 'rejected' }));
+    // Both results exist from the start at 0: an alert on increase() then sees the first
+    // rejected reload (a series born at 1 shows no increase).
+    const applied = reloads.labels({ result: 'applied' });
+    const rejected = reloads.labels({ result: 'rejected' });
+    applied.inc(0);
+    rejected.inc(0);
+    config.onReload((r) => (r.ok ? applied : rejected).inc());
   }
 
   discoveryError(service: string): void {

@@ -2,7 +2,7 @@
 // reading them: no Docker engine or cluster is needed. What can be run is run: the health-check
 // one-liners against a real HTTP server, and the ConfigMaps' files through the gateway's own
 // config loader.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -565,12 +565,23 @@ describe('Deployment artefacts (e2e)', () => {
       },
     );
 
-    it('runs 3 replicas of api-gateway:latest on port 8080', () => {
-      expect(deployment.spec?.replicas).toBe(3);
+    it('leaves the replica count to the HPA and runs a versioned image, http 8080 and metrics 9464', () => {
+      expect(deployment.spec?.replicas).toBeUndefined();
       expect(pod.containers).toHaveLength(1);
-      expect(container.image).toBe('api-gateway:latest');
-      expect(container.ports?.map((p) => p.containerPort)).toEqual([8080]);
+      const version = (JSON.parse(read('package.json')) as { version: string }).version;
+      expect(container.image).toBe(`api-gateway:${version}`);
+      const k = parseYaml(readFileSync(join(DEPLOY, 'kustomization.yaml'), 'utf8')) as {
+        images: { name: string; newTag: string }[];
+      };
+      expect(k.images).toEqual([{ name: 'api-gateway', newTag: version }]);
+      expect(container.ports?.map((p) => [p.name, p.containerPort])).toEqual([
+        ['http', 8080],
+        ['metrics', 9464],
+      ]);
+      expect(container.env?.find((e) => e.name === 'METRICS_PORT')?.value).toBe('9464');
       expect(selects(matchLabels(deployment), podLabels)).toBe(true);
+      const compose = parseYaml(read('docker-compose.yml')) as Compose;
+      expect(compose.services.gateway.image).toBe(container.image);
     });
 
     it('probes liveness on /health and readiness on /ready every 5 s, on port 8080', () => {
@@ -610,19 +621,23 @@ describe('Deployment artefacts (e2e)', () => {
     it('takes its secrets from the Secret, whose keys exist, and only contract variables', () => {
       const known = contractEnv();
       const env = container.env ?? [];
+      // A variable only there to be expanded into a later one ($(REDIS_PASSWORD)) is allowed.
+      const expanded = (name: string) => env.some((e) => e.value?.includes(`$(${name})`));
       for (const e of env)
-        expect({ name: e.name, listed: known.includes(e.name) }).toEqual({
+        expect({ name: e.name, listed: known.includes(e.name) || expanded(e.name) }).toEqual({
           name: e.name,
           listed: true,
         });
-      for (const name of ['JWT_SECRET', 'ACME_SECRET', 'CI_BOT_KEY']) {
+      for (const name of ['JWT_SECRET', 'ACME_SECRET', 'CI_BOT_KEY', 'REDIS_PASSWORD']) {
         const ref = env.find((e) => e.name === name)?.valueFrom?.secretKeyRef;
         expect({ name, ref: ref !== undefined }).toEqual({ name, ref: true });
         const secret = one('Secret', ref?.name);
         const keys = Object.keys({ ...secret.data, ...secret.stringData });
         expect(keys).toContain(ref?.key);
       }
-      expect(env.find((e) => e.name === 'REDIS_URL')?.value).toBe('redis://redis:6379');
+      expect(env.find((e) => e.name === 'REDIS_URL')?.value).toBe(
+        'redis://:$(REDIS_PASSWORD)@redis:6379',
+      );
     });
 
     it('mounts the config at GATEWAY_CONFIG_DIR from the two ConfigMaps, every key projected', () => {
@@ -659,8 +674,9 @@ describe('Deployment artefacts (e2e)', () => {
         }
         const env: Record<string, string> = {};
         for (const e of container.env ?? []) {
+          // Kubernetes expands $(NAME) from the variables defined before it.
           env[e.name] =
-            e.value ??
+            e.value?.replace(/\$\((\w+)\)/g, (_m, n: string) => env[n] ?? `$(${n})`) ??
             (e.valueFrom?.secretKeyRef ? 'placeholder-secret-value-0123456789abcdef' : '');
         }
         const loaded = loadConfig(dir, env);
@@ -672,15 +688,22 @@ describe('Deployment artefacts (e2e)', () => {
         ]);
         // Three replicas share their rate-limit counters through Redis.
         expect(loaded.snapshot.gateway.rateLimit.store).toBe('redis');
-        expect(loaded.snapshot.redisUrl).toBe('redis://redis:6379');
+        expect(loaded.snapshot.redisUrl).toBe(
+          'redis://:placeholder-secret-value-0123456789abcdef@redis:6379',
+        );
+        expect(loaded.snapshot.gateway.server.trustProxy).toEqual(['10.0.0.0/8']);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     });
 
-    it('carries the shipped config/ (only rateLimit.store differs: redis)', () => {
-      const shipped = parseYaml(read('config/gateway.yaml')) as { rateLimit: { store?: string } };
+    it('carries the shipped config/ (only rateLimit.store and server.trustProxy differ)', () => {
+      const shipped = parseYaml(read('config/gateway.yaml')) as {
+        rateLimit: { store?: string };
+        server: { trustProxy?: unknown };
+      };
       shipped.rateLimit.store = 'redis';
+      shipped.server.trustProxy = ['10.0.0.0/8'];
       expect(parseYaml(gatewayYaml)).toEqual(shipped);
       const services = configMaps.get('gateway-services')?.data ?? {};
       const shippedFiles = readdirSync(join(ROOT, 'config', 'services')).sort();
@@ -723,7 +746,9 @@ describe('Deployment artefacts (e2e)', () => {
       expect(pdb.apiVersion).toBe('policy/v1');
       expect(pdb.spec?.minAvailable).toBe(2);
       expect(selects(matchLabels(pdb), podLabels)).toBe(true);
-      expect(pdb.spec?.minAvailable).toBeLessThan(deployment.spec?.replicas ?? 0);
+      expect(pdb.spec?.minAvailable).toBeLessThan(
+        one('HorizontalPodAutoscaler').spec?.minReplicas ?? 0,
+      );
     });
 
     it('runs the Redis that REDIS_URL names, behind a Service on its port', () => {
@@ -736,10 +761,94 @@ describe('Deployment artefacts (e2e)', () => {
       );
       expect(redis).toBeDefined();
       const redisContainer = redis?.spec?.template?.spec.containers[0] as Container;
-      expect(redisContainer.image).toMatch(/^redis:/);
+      expect(redisContainer.image).toMatch(/^redis:\d+\.\d+/);
       const port = svc.spec?.ports?.[0];
       expect(String(port?.port)).toBe(url.port || '6379');
       expect(resolvePort(port?.targetPort, redisContainer)).toBe(6379);
+    });
+
+    it('gives Redis a password from the Secret and refuses to start it without one', () => {
+      const redis = one('Deployment', 'redis');
+      const c = redis.spec?.template?.spec.containers[0] as Container & {
+        command?: string[];
+        args?: string[];
+      };
+      const fromSecret = (name: string) =>
+        c.env?.find((e) => e.name === name)?.valueFrom?.secretKeyRef;
+      expect(fromSecret('REDIS_PASSWORD')).toEqual({
+        name: 'api-gateway-secrets',
+        key: 'REDIS_PASSWORD',
+      });
+      expect(fromSecret('REDISCLI_AUTH')).toEqual(fromSecret('REDIS_PASSWORD'));
+      expect(c.command?.slice(0, 2)).toEqual(['sh', '-c']);
+      const script = c.command?.[2] ?? '';
+      expect(script).toContain('--requirepass "$REDIS_PASSWORD"');
+      // The start script itself, with the password empty: it exits before redis-server.
+      const run = spawnSync('/bin/sh', ['-c', script], {
+        env: { PATH: '/nonexistent', REDIS_PASSWORD: '' },
+        encoding: 'utf8',
+      });
+      expect({ status: run.status, stderr: run.stderr }).toEqual({
+        status: 1,
+        stderr: expect.stringContaining('REDIS_PASSWORD is empty'),
+      });
+    });
+
+    it('lets only the gateway pods reach Redis (NetworkPolicy)', () => {
+      const np = one('NetworkPolicy', 'redis') as Manifest & {
+        spec: {
+          podSelector: Selector;
+          policyTypes: string[];
+          ingress: {
+            from: { podSelector: Selector }[];
+            ports: { port: number; protocol: string }[];
+          }[];
+        };
+      };
+      const redis = one('Deployment', 'redis');
+      expect(
+        selects(np.spec.podSelector.matchLabels ?? {}, redis.spec?.template?.metadata.labels ?? {}),
+      ).toBe(true);
+      expect(selects(np.spec.podSelector.matchLabels ?? {}, podLabels)).toBe(false);
+      expect(np.spec.policyTypes).toEqual(['Ingress']);
+      expect(np.spec.ingress).toHaveLength(1);
+      const [rule] = np.spec.ingress;
+      expect(rule.from).toHaveLength(1);
+      expect(selects(rule.from[0].podSelector.matchLabels ?? {}, podLabels)).toBe(true);
+      expect(
+        selects(
+          rule.from[0].podSelector.matchLabels ?? {},
+          redis.spec?.template?.metadata.labels ?? {},
+        ),
+      ).toBe(false);
+      expect(rule.ports).toEqual([{ port: 6379, protocol: 'TCP' }]);
+    });
+
+    it('routes the Ingress (TLS) to the http port only: /metrics is on no exposed port', () => {
+      const ingress = one('Ingress', 'api-gateway') as Manifest & {
+        spec: {
+          tls: { hosts: string[]; secretName: string }[];
+          rules: {
+            host: string;
+            http: {
+              paths: {
+                path: string;
+                backend: { service: { name: string; port: { name?: string } } };
+              }[];
+            };
+          }[];
+        };
+      };
+      expect(ingress.spec.tls[0].secretName).toEqual(expect.any(String));
+      expect(ingress.spec.tls[0].hosts).toContain(ingress.spec.rules[0].host);
+      const backends = ingress.spec.rules.flatMap((r) => r.http.paths.map((p) => p.backend));
+      expect(backends).toEqual([{ service: { name: 'api-gateway', port: { name: 'http' } } }]);
+      const svc = one('Service', 'api-gateway');
+      expect(svc.spec?.ports?.map((p) => resolvePort(p.targetPort, container))).toEqual([8080]);
+      // With METRICS_PORT set, the http port answers /metrics with a 404 (metrics e2e spec).
+      expect(container.env?.some((e) => e.name === 'METRICS_PORT')).toBe(true);
+      const settings = parseYaml(gatewayYaml) as { server: { trustProxy: unknown } };
+      expect(settings.server.trustProxy).not.toBe(false);
     });
   });
 });

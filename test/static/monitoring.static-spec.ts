@@ -170,6 +170,101 @@ describe('Monitoring (e2e)', () => {
       expectPromtoolOk(['check', 'config', 'monitoring/prometheus.yml']);
     });
 
+    it('labels the scrape target app, never like a gateway label (service, route, target)', () => {
+      for (const file of ['monitoring/prometheus.yml', 'monitoring/prometheus.kubernetes.yml']) {
+        const text = read(file);
+        const config = parseYaml(text) as {
+          scrape_configs: {
+            job_name: string;
+            static_configs?: { labels?: Record<string, string> }[];
+            relabel_configs?: { target_label?: string }[];
+          }[];
+        };
+        const job = config.scrape_configs.find((j) => j.job_name === 'api-gateway')!;
+        const labels = [
+          ...(job.static_configs ?? []).flatMap((s) => Object.keys(s.labels ?? {})),
+          ...(job.relabel_configs ?? []).flatMap((r) => (r.target_label ? [r.target_label] : [])),
+        ];
+        expect({ file, labels }).toEqual({ file, labels: expect.arrayContaining(['app']) });
+        for (const clash of ['service', 'route', 'target', 'method', 'status', 'tier', 'reason']) {
+          expect({ file, clash: labels.includes(clash) }).toEqual({ file, clash: false });
+        }
+      }
+    });
+
+    it('sends alerts to the compose Alertmanager, whose one receiver is null (amtool accepts it)', () => {
+      const config = parseYaml(read('monitoring/prometheus.yml')) as {
+        alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
+      };
+      expect(config.alerting.alertmanagers[0].static_configs[0].targets).toEqual([
+        'alertmanager:9093',
+      ]);
+      const am = parseYaml(read('monitoring/alertmanager.yml')) as {
+        route: { receiver: string };
+        receivers: { name: string; [k: string]: unknown }[];
+      };
+      expect(am.route.receiver).toBe('null');
+      expect(am.receivers).toEqual([{ name: 'null' }]);
+      const r = spawnSync('amtool', ['check-config', 'monitoring/alertmanager.yml'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- spawnSync types error as Error
+      if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+        throw new Error(
+          'amtool is not installed (Debian: apt-get install -y prometheus-alertmanager)',
+        );
+      }
+      expect({ status: r.status, out: r.stdout + r.stderr }).toEqual({
+        status: 0,
+        out: expect.stringContaining('SUCCESS'),
+      });
+    });
+
+    it('scrapes every gateway pod on its metrics port in Kubernetes (kubernetes_sd_configs)', () => {
+      const text = read('monitoring/prometheus.kubernetes.yml');
+      const config = parseYaml(text) as {
+        scrape_configs: {
+          job_name: string;
+          kubernetes_sd_configs?: { role: string; namespaces?: { names: string[] } }[];
+          relabel_configs?: { source_labels?: string[]; regex?: string; action?: string }[];
+        }[];
+      };
+      const job = config.scrape_configs.find((j) => j.job_name === 'api-gateway')!;
+      expect(job.kubernetes_sd_configs).toEqual([
+        { role: 'pod', namespaces: { names: ['api-gateway'] } },
+      ]);
+      const keep = (label: string) =>
+        job.relabel_configs?.find((r) => r.action === 'keep' && r.source_labels?.[0] === label)
+          ?.regex;
+      expect(keep('__meta_kubernetes_pod_label_app_kubernetes_io_name')).toBe('api-gateway');
+      expect(keep('__meta_kubernetes_pod_container_port_name')).toBe('metrics');
+      // The deployment names its METRICS_PORT container port "metrics".
+      const deployment = parseYaml(read('deploy/deployment.yaml')) as {
+        spec: { template: { spec: { containers: { ports: { name: string }[] }[] } } };
+      };
+      expect(deployment.spec.template.spec.containers[0].ports.map((p) => p.name)).toContain(
+        'metrics',
+      );
+      // Debian's promtool is built without the Kubernetes discovery: check everything else
+      // of the file with that one block swapped for a static target.
+      const dir = mkdtempSync(join(tmpdir(), 'gw-k8s-prom-'));
+      try {
+        const swapped = parseYaml(text) as { scrape_configs: Record<string, unknown>[] };
+        for (const j of swapped.scrape_configs) {
+          if (j.kubernetes_sd_configs) {
+            delete j.kubernetes_sd_configs;
+            j.static_configs = [{ targets: ['pod:9464'] }];
+          }
+        }
+        writeFileSync(join(dir, 'prometheus.yml'), stringifyYaml(swapped));
+        writeFileSync(join(dir, 'alerts.yml'), read('monitoring/alerts.yml'));
+        expectPromtoolOk(['check', 'config', join(dir, 'prometheus.yml')]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('promtool accepts alerts.yml', () => {
       expectPromtoolOk(['check', 'rules', 'monitoring/alerts.yml']);
     });
@@ -202,14 +297,18 @@ describe('Monitoring (e2e)', () => {
       expect(mounts).toContainEqual(expect.stringMatching(/^\.\/monitoring\/alerts\.yml:/));
     });
 
-    it('alerts on 5xx rate, p99 latency, open breakers, store errors and a down instance', () => {
+    it('alerts on 5xx rate, p99 latency, breakers, store errors, instances, targets, 429s, auth failures and reloads', () => {
       const byName = new Map(rules.map((r) => [r.alert, r]));
       expect([...byName.keys()].sort()).toEqual([
+        'GatewayAuthFailureSpike',
         'GatewayCircuitBreakerOpen',
+        'GatewayConfigReloadRejected',
         'GatewayHighErrorRate',
         'GatewayHighLatencyP99',
         'GatewayInstanceDown',
+        'GatewayRateLimitSpike',
         'GatewayRateLimitStoreErrors',
+        'GatewayTargetDown',
       ]);
       expect(byName.get('GatewayHighErrorRate')?.for).toBe('5m');
       expect(byName.get('GatewayHighLatencyP99')?.for).toBe('10m');

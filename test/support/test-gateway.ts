@@ -69,6 +69,7 @@ export async function startTestGateway(
     env: startup.raw,
     logger,
     port: 0,
+    metricsPort: startup.env.METRICS_PORT,
     host: '127.0.0.1',
   });
   return {
