@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -50,6 +50,9 @@ function run(
 
 const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 
+const SERVICE_A =
+  'name: a\ntargets: [{ url: "http://127.0.0.1:1" }]\nroutes: [{ path: /api/a/* }]\n';
+
 describe('CLI scripts (e2e)', () => {
   const dirs: string[] = [];
   const folder = (files: Parameters<typeof writeConfigDir>[0]) => {
@@ -59,7 +62,7 @@ describe('CLI scripts (e2e)', () => {
   };
 
   beforeAll(() => {
-    if (existsSync(CONFIG_CHECK) && existsSync(HASH_SECRET)) return;
+    // Always from the current sources: a dist/ left by an older checkout would test old code.
     const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, encoding: 'utf8' });
     if (build.status !== 0)
       throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
@@ -211,7 +214,123 @@ describe('CLI scripts (e2e)', () => {
     });
   });
 
+  describe('config-check usage and folder shapes', () => {
+    it('prints its usage for --help (exit 0) and refuses an unknown option (exit 2)', async () => {
+      const help = await run(CONFIG_CHECK, ['--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(/^usage: config-check \[dir\]\n/);
+      const bad = await run(CONFIG_CHECK, ['--frobnicate']);
+      expect(bad.code).toBe(2);
+      expect(bad.stdout).toBe('');
+      expect(lines(bad.stderr)[0]).toBe('config-check: unknown option --frobnicate');
+    });
+
+    it('runs through `npm run config:check` from the compiled tool', () => {
+      const r = spawnSync('npm', ['run', '--silent', 'config:check', '--', '--help'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: cleanEnv(),
+      });
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^usage: config-check/);
+    });
+
+    it('warns when the folder has no service file (a misspelled services/ folder)', async () => {
+      const dir = folder({ gateway: 'server:\n  bodyLimit: 1mb\n' });
+      rmSync(join(dir, 'services'), { recursive: true });
+      mkdirSync(join(dir, 'service'));
+      writeFileSync(
+        join(dir, 'service', 'a.yaml'),
+        'name: a\ntargets: [{ url: "http://127.0.0.1:1" }]\nroutes: [{ path: /api/a/* }]\n',
+      );
+      const r = await run(CONFIG_CHECK, [dir]);
+      expect(r.code).toBe(0);
+      expect(lines(r.stdout)).toContainEqual(
+        `warning: services/: no service files (*.yaml, *.yml) in ${join(dir, 'services')}: nothing is routed`,
+      );
+    });
+
+    it('reads gateway.yml like gateway.yaml, naming it in its problem lines', async () => {
+      const dir = folder({ services: { a: SERVICE_A } });
+      writeFileSync(join(dir, 'gateway.yml'), 'server:\n  bogus: 1\n');
+      const r = await run(CONFIG_CHECK, [dir]);
+      expect(r.code).toBe(1);
+      expect(lines(r.stderr)).toEqual(['gateway.yml: server.bogus: unknown key']);
+      writeFileSync(join(dir, 'gateway.yml'), 'server:\n  bodyLimit: 2kb\n');
+      const ok = await run(CONFIG_CHECK, [dir]);
+      expect(ok.code).toBe(0);
+      const loaded = loadConfig(dir, {});
+      expect(loaded.ok && loaded.snapshot.gateway.server.bodyLimit).toBe(2048);
+      expect(loaded.ok && Object.keys(loaded.snapshot.files)).toContain('gateway.yml');
+    });
+
+    it('refuses gateway.yaml and gateway.yml side by side', async () => {
+      const dir = folder({ gateway: 'server:\n  bodyLimit: 1mb\n', services: { a: SERVICE_A } });
+      writeFileSync(join(dir, 'gateway.yml'), 'server:\n  bodyLimit: 2mb\n');
+      const r = await run(CONFIG_CHECK, [dir]);
+      expect(r.code).toBe(1);
+      expect(lines(r.stderr)).toEqual([
+        'gateway.yml: (root): both gateway.yaml and gateway.yml exist; keep one',
+      ]);
+    });
+
+    it('reports per-file, cross-file and plugin problems in one pass', async () => {
+      const dir = folder({
+        gateway: 'server:\n  bodyLimit: 1mb\n',
+        services: {
+          a: SERVICE_A,
+          b: SERVICE_A,
+          c: 'name: c\ntargets: []\nroutes: [{ path: /api/c/* }]\n',
+          d: 'name: d\ntargets: [{ url: "http://127.0.0.1:1" }]\nroutes: [{ path: /api/d/* }]\nplugins: [{ name: nosuch }]\n',
+        },
+      });
+      const r = await run(CONFIG_CHECK, [dir]);
+      expect(r.code).toBe(1);
+      const out = lines(r.stderr);
+      expect(out).toEqual(
+        expect.arrayContaining([
+          'services/c.yaml: targets: must have at least 1 item(s)',
+          'services/b.yaml: name: duplicate service name (also in services/a.yaml)',
+          expect.stringMatching(/^services\/d\.yaml: plugins\[0\]/),
+        ]),
+      );
+      for (const l of out) expect(l).toMatch(PROBLEM_LINE);
+    });
+  });
+
   describe('hash-secret', () => {
+    it('prints its usage for --help (exit 0) and refuses an argument (exit 2)', async () => {
+      const help = await run(HASH_SECRET, ['--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(/^usage: hash-secret/);
+      const bad = await run(HASH_SECRET, ['s3cret']);
+      expect(bad.code).toBe(2);
+      expect(bad.stdout).toBe('');
+    });
+
+    it('prompts at a terminal and never echoes the secret (a real pty through script(1))', async () => {
+      const child = spawn('script', ['-qfec', `${process.execPath} ${HASH_SECRET}`, '/dev/null'], {
+        cwd: ROOT,
+        env: cleanEnv(),
+      });
+      let out = '';
+      let typed = false;
+      child.stdout.setEncoding('utf8').on('data', (c: string) => {
+        out += c;
+        // Type only once the prompt is up: the terminal is then in raw mode, echo off.
+        if (!typed && out.includes('Client secret: ')) {
+          typed = true;
+          child.stdin.write('tty-s3cret-value\r');
+        }
+      });
+      const code = await new Promise<number | null>((done) => child.on('close', done));
+      expect(code).toBe(0);
+      expect(out).not.toContain('tty-s3cret-value');
+      const phc = out.split(/\r?\n/).find((l) => l.startsWith('$argon2id$'));
+      expect(phc).toMatch(ARGON2ID_PHC);
+      await expect(argon2.verify(phc!, 'tty-s3cret-value')).resolves.toBe(true);
+    });
+
     it('prints one argon2id PHC line for the secret, its trailing newline stripped', async () => {
       const r = await run(HASH_SECRET, [], { input: 's3cret\n' });
       expect(r.code).toBe(0);

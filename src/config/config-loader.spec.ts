@@ -40,6 +40,15 @@ function snapshotOf(files: Files, env: Env = {}): ConfigSnapshot {
   return r.snapshot;
 }
 
+const ONE_SERVICE = {
+  'services/w.yaml':
+    'name: w\ntargets: [{ url: "http://127.0.0.1:1" }]\nroutes: [{ path: /api/w/* }]\n',
+};
+/** A folder with one service beside the given files: no "no service files" warning. */
+function snapshotWithService(files: Files, env: Env = {}): ConfigSnapshot {
+  return snapshotOf({ ...ONE_SERVICE, ...files }, env);
+}
+
 /** Problems compared as a set: their order is not part of the contract. */
 function expectProblems(files: Files, expected: string[], env: Env = {}): void {
   expect([...problemsOf(files, env)].sort()).toEqual([...expected].sort());
@@ -737,6 +746,15 @@ describe('loadConfig', () => {
   });
 
   describe('warnings', () => {
+    const snapshotOf = snapshotWithService;
+
+    it('warns when no service file was found', () => {
+      const NONE = /^services\/: no service files \(\*\.yaml, \*\.yml\) in .*: nothing is routed$/;
+      const r = loadConfig(folder({ 'gateway.yaml': '' }), {});
+      expect(r.ok && r.snapshot.warnings.filter((w) => NONE.test(w))).toHaveLength(1);
+      expect(snapshotOf({ 'gateway.yaml': '' }).warnings.filter((w) => NONE.test(w))).toEqual([]);
+    });
+
     const gateway = [
       'auth:',
       '  jwt:',

@@ -1,7 +1,7 @@
 // Reads a config folder (gateway.yaml + services/*.yaml) into one validated, frozen snapshot,
 // or into the list of every problem found, one line each: `<file>: <key.path>: <what>`.
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { LineCounter, parseDocument } from 'yaml';
@@ -20,6 +20,8 @@ import { type Env, substituteEnv } from './env-substitution';
 import { patternOverlapsOwnedPath } from './owned-paths';
 
 export const GATEWAY_FILE = 'gateway.yaml';
+/** The other spelling, accepted like services/*.yml; both at once is a problem. */
+const GATEWAY_FILE_YML = 'gateway.yml';
 export const SERVICES_DIR = 'services';
 
 export interface LoadedService {
@@ -82,6 +84,29 @@ export function loadConfig(
   const problems: string[] = [];
   const files = readFolder(dir, problems);
   if (files === undefined) return { ok: false, problems };
+  // Problem and warning lines name the gateway file as it is spelled in the folder.
+  const yml = files.some((f) => f.name === GATEWAY_FILE_YML);
+  const named = (lines: string[]): string[] =>
+    yml
+      ? lines.map((l) =>
+          l.startsWith(`${GATEWAY_FILE}:`) ? GATEWAY_FILE_YML + l.slice(GATEWAY_FILE.length) : l,
+        )
+      : lines;
+  return loadFiles(dir, files, env, plugins, named);
+}
+
+function loadFiles(
+  dir: string,
+  filesAsRead: readonly RawFile[],
+  env: Env,
+  plugins: readonly GatewayPlugin[],
+  named: (lines: string[]) => string[],
+): LoadResult {
+  const problems: string[] = [];
+  // gateway.yml is read as gateway.yaml; the snapshot keeps the name it has on disk.
+  const files = filesAsRead.map((f) =>
+    f.name === GATEWAY_FILE_YML ? { ...f, name: GATEWAY_FILE, disk: f.name } : f,
+  );
 
   const gatewayRaw = files.find((f) => f.name === GATEWAY_FILE);
   const gateway = validate(gatewayRaw ?? { name: GATEWAY_FILE, text: '' }, env, problems, (v) =>
@@ -101,8 +126,14 @@ export function loadConfig(
   const keys: Mutable<ParsedKeys> = {};
   if (gateway) checkGateway(gateway, dir, redisUrl, problems, warnings, keys);
   checkServices(services, problems, warnings);
-  if (problems.length > 0 || !gateway) return { ok: false, problems };
-  // Last: plugin instances are only created for a config that is otherwise valid.
+  if (services.length === 0 && problems.length === 0) {
+    warnings.push(
+      `${SERVICES_DIR}/: no service files (*.yaml, *.yml) in ${join(dir, SERVICES_DIR)}: nothing is routed`,
+    );
+  }
+  if (!gateway) return { ok: false, problems: named(problems) };
+  // Plugins last: instances are created only once the gateway file is valid; the services
+  // that are valid get theirs checked too, so one pass reports every problem.
   const compiled = compilePlugins({
     dir,
     bodyLimit: gateway.server.bodyLimit,
@@ -115,13 +146,16 @@ export function loadConfig(
       routes: s.settings.routes,
     })),
   });
-  if (!compiled.ok) return { ok: false, problems: compiled.problems };
+  if (!compiled.ok) problems.push(...compiled.problems);
+  else if (problems.length > 0) void compiled.plugins.close();
+  if (problems.length > 0 || !compiled.ok) return { ok: false, problems: named(problems) };
 
   const hashes: Record<string, string> = {};
   const whole = createHash('sha256');
   for (const f of files) {
-    hashes[f.name] = createHash('sha256').update(f.text).digest('hex');
-    whole.update(f.name).update('\0').update(f.text).update('\0');
+    const name = 'disk' in f ? f.disk : f.name;
+    hashes[name] = createHash('sha256').update(f.text).digest('hex');
+    whole.update(name).update('\0').update(f.text).update('\0');
   }
   const snapshot: ConfigSnapshot = {
     revision: whole.digest('hex').slice(0, 16),
@@ -131,7 +165,7 @@ export function loadConfig(
     gateway,
     services,
     redisUrl,
-    warnings,
+    warnings: named(warnings),
     plugins: compiled.plugins,
     keys,
   };
@@ -144,12 +178,17 @@ function readFolder(dir: string, problems: string[]): RawFile[] | undefined {
     return undefined;
   }
   const out: RawFile[] = [];
-  const gatewayPath = join(dir, GATEWAY_FILE);
-  try {
-    out.push({ name: GATEWAY_FILE, text: readFileSync(gatewayPath, 'utf8') });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-      problems.push(`${GATEWAY_FILE}: (root): cannot be read`);
+  const gatewayFiles = [GATEWAY_FILE, GATEWAY_FILE_YML].filter((n) => existsSync(join(dir, n)));
+  if (gatewayFiles.length > 1) {
+    problems.push(
+      `${GATEWAY_FILE_YML}: (root): both ${GATEWAY_FILE} and ${GATEWAY_FILE_YML} exist; keep one`,
+    );
+  }
+  for (const name of gatewayFiles) {
+    try {
+      out.push({ name, text: readFileSync(join(dir, name), 'utf8') });
+    } catch {
+      problems.push(`${name}: (root): cannot be read`);
     }
   }
   const servicesDir = join(dir, SERVICES_DIR);
