@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 
 import { LineCounter, parseDocument } from 'yaml';
 
+import { argon2Usable } from '../common/native-argon2';
 import { findRouteConflicts } from '../common/route-pattern';
 import type { GatewayPlugin } from '../plugins/plugin-api';
 import { type CompiledPlugins, compilePlugins } from '../plugins/plugin-compiler';
@@ -331,6 +332,13 @@ function checkGateway(
     if (ids.has(c.clientId)) at(`oauth.clients[${i}].clientId`, 'duplicate client id');
     ids.add(c.clientId);
   });
+  // An argon2 hash is checked with the native module: refuse the config where it cannot load
+  // (the token endpoint would otherwise crash the process at the first call).
+  const hashed = g.oauth.clients.findIndex((c) => c.secretHash?.startsWith('$argon2'));
+  if (hashed !== -1) {
+    const argon2 = argon2Usable();
+    if (!argon2.ok) at(`oauth.clients[${hashed}].secretHash`, argon2.why);
+  }
   if (g.cors?.credentials && g.cors.origins.includes('*')) {
     at('cors.origins', '"*" cannot be used with credentials: true');
   }

@@ -19,7 +19,24 @@ export function readStartup(dirOverride?: string, raw: Env = process.env): Start
   } catch (e) {
     return { ok: false, problems: (e as Error).message.split('\n') };
   }
+  if (env.LOG_FORMAT === 'pretty' && !resolvable('pino-pretty')) {
+    return {
+      ok: false,
+      problems: [
+        'environment: LOG_FORMAT: pretty needs the pino-pretty package, a development dependency (npm ci without --omit=dev); production logs are json',
+      ],
+    };
+  }
   const loaded = loadConfig(dirOverride ?? env.GATEWAY_CONFIG_DIR, raw);
   if (!loaded.ok) return { ok: false, problems: loaded.problems };
   return { ok: true, env, raw, snapshot: loaded.snapshot };
+}
+
+function resolvable(id: string): boolean {
+  try {
+    require.resolve(id);
+    return true;
+  } catch {
+    return false;
+  }
 }

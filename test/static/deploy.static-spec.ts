@@ -127,7 +127,10 @@ const portOf = (s: Server): number => (s.address() as AddressInfo).port;
 const close = (s: Server): Promise<void> => new Promise((ok) => s.close(() => ok()));
 
 function runCheck(argv: string[], env: Record<string, string>): Promise<number | null> {
-  if (argv[0] !== 'node') throw new Error(`health check does not start with node: ${argv[0]}`);
+  // node is /nodejs/bin/node in the distroless image; here, this process's node.
+  if (argv[0] !== '/nodejs/bin/node') {
+    throw new Error(`health check does not start with /nodejs/bin/node: ${argv[0]}`);
+  }
   return new Promise((ok, fail) => {
     const child = spawn(process.execPath, argv.slice(1), {
       env: { ...process.env, ...env },
@@ -327,9 +330,10 @@ describe('Deployment artefacts (e2e)', () => {
     const last = (keyword: string) =>
       runtime.instructions.filter((i) => i.keyword === keyword).pop();
 
-    it('has a build stage and a final runtime stage, both on Node 24', () => {
-      expect(stages.map((s) => s.name)).toEqual(['build', 'runtime']);
-      for (const s of stages) expect(s.base).toMatch(/^node:24(-|$)/);
+    it('builds on Node 24 (Debian 12) and runs on distroless Node 24 (Debian 12), non-root', () => {
+      expect(stages.map((s) => s.name)).toEqual(['build', 'deps', 'runtime']);
+      for (const s of stages.slice(0, 2)) expect(s.base).toBe('node:24-bookworm-slim');
+      expect(runtime.base).toBe('gcr.io/distroless/nodejs24-debian12:nonroot');
     });
 
     it('builds with npm ci and npm run build', () => {
@@ -338,21 +342,31 @@ describe('Deployment artefacts (e2e)', () => {
       expect(cmds.some((c) => /\bnpm run build\b/.test(c))).toBe(true);
     });
 
-    it('installs production dependencies only in the runtime stage, with NODE_ENV=production', () => {
-      const at = runtime.instructions.findIndex(
+    it('installs production dependencies only, in the deps stage, with NODE_ENV=production', () => {
+      const deps = stages.find((s) => s.name === 'deps')!;
+      const at = deps.instructions.findIndex(
         (i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args),
       );
       expect(at).toBeGreaterThanOrEqual(0);
-      expect(runtime.instructions[at].args).toMatch(/--omit=dev\b/);
-      const envBefore = runtime.instructions
+      expect(deps.instructions[at].args).toMatch(/--omit=dev\b/);
+      expect(deps.instructions[at].args).toMatch(/--ignore-scripts\b/);
+      const envBefore = deps.instructions
         .slice(0, at)
         .filter((i) => i.keyword === 'ENV')
         .map((i) => i.args);
       expect(envBefore.some((e) => /\bNODE_ENV=production\b/.test(e))).toBe(true);
+      // Distroless has no shell: nothing may RUN in the runtime stage.
+      expect(runs(runtime)).toEqual([]);
+      expect(
+        runtime.instructions.some((i) => i.keyword === 'ENV' && /NODE_ENV=production/.test(i.args)),
+      ).toBe(true);
     });
 
-    it('copies dist/ from the build stage and the shipped config/', () => {
+    it('copies node_modules from deps, dist/ from build and the shipped config/', () => {
       const copies = runtime.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args);
+      expect(copies).toContainEqual(
+        expect.stringMatching(/^--from=deps\s+\S*node_modules\/?\s+\S*node_modules/),
+      );
       expect(copies).toContainEqual(expect.stringMatching(/^--from=build\s+\S*dist\/?\s+\S*dist/));
       expect(copies).toContainEqual(expect.stringMatching(/^config\/?\s+\S*config/));
     });
@@ -361,20 +375,20 @@ describe('Deployment artefacts (e2e)', () => {
       const user = last('USER')?.args.trim();
       expect(user).toBeDefined();
       expect(['root', '0', '0:0']).not.toContain(user);
-      expect(last('EXPOSE')?.args.split(/\s+/)).toContain('8080');
+      expect(user).toBe('nonroot');
+      expect(last('EXPOSE')?.args.split(/\s+/)).toEqual(['8080', '9464']);
     });
 
     it('starts node itself in exec form on the file `npm start` runs, built from src/main.ts', () => {
+      // The distroless base's ENTRYPOINT is /nodejs/bin/node: the CMD is the script.
       const cmd = execForm(last('CMD')?.args ?? '');
-      expect(cmd[0]).toBe('node');
-      expect(cmd[1]).toBe('dist/src/main.js');
+      expect(cmd).toEqual(['dist/src/main.js']);
       const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
-      expect(pkg.scripts.start).toBe(`node ${cmd[1]}`);
+      expect(pkg.scripts.start).toMatch(new RegExp(`^node( --\\S+)* ${cmd[0]}$`));
       // tsconfig.build.json: rootDir ./ and outDir dist, so dist/<x>.js comes from <x>.ts.
-      const source = cmd[1].replace(/^dist\//, '').replace(/\.js$/, '.ts');
+      const source = cmd[0].replace(/^dist\//, '').replace(/\.js$/, '.ts');
       expect(existsSync(join(ROOT, source))).toBe(true);
-      // The base image's docker-entrypoint.sh execs the CMD, so node still ends up as PID 1;
-      // an ENTRYPOINT of our own could put a shell in between.
+      // An ENTRYPOINT of our own could put something between PID 1 and node.
       expect(runtime.instructions.some((i) => i.keyword === 'ENTRYPOINT')).toBe(false);
     });
 
@@ -382,7 +396,7 @@ describe('Deployment artefacts (e2e)', () => {
       const hc = last('HEALTHCHECK');
       expect(hc).toBeDefined();
       const argv = execForm(hc?.args ?? '');
-      expect(argv[0]).toBe('node');
+      expect(argv[0]).toBe('/nodejs/bin/node');
       expect(argv.join(' ')).toContain('/health');
       await expectHealthCheck(argv, (port) => ({ PORT: String(port) }));
     });
@@ -392,7 +406,17 @@ describe('Deployment artefacts (e2e)', () => {
         .split('\n')
         .map((l) => l.trim())
         .filter((l) => l && !l.startsWith('#'));
-      for (const p of ['node_modules', 'dist', 'coverage', '.git', 'test', 'bench/results']) {
+      for (const p of [
+        'node_modules',
+        'dist',
+        'coverage',
+        '.git',
+        'test',
+        'bench/results',
+        'config/keys/',
+        '*.pem',
+        '*.key',
+      ]) {
         expect(ignored).toContain(p);
       }
       expect(ignored).toContain('*.log');
@@ -526,6 +550,49 @@ describe('Deployment artefacts (e2e)', () => {
       } finally {
         await Promise.all([close(up1), close(up2), close(down)]);
       }
+    });
+  });
+
+  describe('docker-compose.dev.yml', () => {
+    const dev = parseYaml(read('docker-compose.dev.yml'), { merge: true }) as Compose;
+    const services = dev.services;
+
+    it('runs the gateway from the mounted source, rebuilt and restarted on change', () => {
+      expect(Object.keys(services).sort()).toEqual(['backends', 'build', 'gateway', 'redis']);
+      for (const name of ['build', 'gateway', 'backends']) {
+        const s = services[name] as ComposeService & { volumes?: string[]; command?: string[] };
+        expect(s.volumes).toContain('.:/app');
+        expect(s.volumes).toContain('node_modules:/app/node_modules');
+      }
+      const cmd = (name: string) =>
+        ((services[name] as { command?: string[] }).command ?? []).join(' ');
+      expect(cmd('build')).toContain('tsc -p tsconfig.build.json --watch');
+      expect(cmd('gateway')).toMatch(/node --watch-path=dist .*dist\/src\/main\.js$/);
+      expect(cmd('backends')).toMatch(/dist\/demo\/backends\.js$/);
+      // The files the commands run exist in the source (dist/ from these).
+      for (const f of ['src/main.ts', 'demo/backends.ts', 'tsconfig.build.json']) {
+        expect(existsSync(join(ROOT, f))).toBe(true);
+      }
+    });
+
+    it('requires JWT_SECRET and sets only contract variables on the gateway', () => {
+      const env = environment(services.gateway);
+      expect(env.JWT_SECRET).toMatch(/^\$\{JWT_SECRET:\?[^}]+\}$/);
+      const known = contractEnv();
+      for (const name of Object.keys(env)) {
+        expect({ name, listed: known.includes(name) }).toEqual({ name, listed: true });
+      }
+    });
+
+    it('waits for a healthy build, backends and Redis, each with a health check', () => {
+      for (const [name, s] of Object.entries(services)) {
+        expect({ name, test: s.healthcheck?.test }).toEqual({ name, test: expect.anything() });
+      }
+      expect(Object.keys(services.gateway.depends_on ?? {}).sort()).toEqual([
+        'backends',
+        'build',
+        'redis',
+      ]);
     });
   });
 
