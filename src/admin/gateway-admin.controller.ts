@@ -1,7 +1,15 @@
 import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
 
 import { Public, RequireRoles } from '../common/access.decorators';
+import { ApiGatewayErrors, schemaRef } from '../common/openapi';
 import { GatewayException } from '../common/gateway.exception';
 import { GatewayAdminService } from './gateway-admin.service';
 
@@ -14,6 +22,7 @@ export class GatewayAdminController {
   @Get('status')
   @Public()
   @ApiOperation({ summary: 'Version, uptime, config revision and counts (public)' })
+  @ApiOkResponse({ schema: schemaRef('GatewayStatus') })
   status() {
     return this.admin.status();
   }
@@ -23,6 +32,8 @@ export class GatewayAdminController {
   @ApiBearerAuth()
   @ApiSecurity('apiKey')
   @ApiOperation({ summary: 'Each service: targets, health, circuit state, recent error rate' })
+  @ApiOkResponse({ schema: { type: 'array', items: schemaRef('ServiceState') } })
+  @ApiGatewayErrors(401, 403, 503)
   services() {
     return this.admin.services();
   }
@@ -32,6 +43,8 @@ export class GatewayAdminController {
   @ApiBearerAuth()
   @ApiSecurity('apiKey')
   @ApiOperation({ summary: 'The route table in match order' })
+  @ApiOkResponse({ schema: { type: 'array', items: schemaRef('RouteEntry') } })
+  @ApiGatewayErrors(401, 403, 503)
   routes() {
     return this.admin.routeTable();
   }
@@ -43,6 +56,8 @@ export class GatewayAdminController {
   @ApiQuery({ name: 'method', example: 'GET' })
   @ApiQuery({ name: 'path', example: '/api/service1/orders' })
   @ApiOperation({ summary: 'How the gateway would route a call, and why' })
+  @ApiOkResponse({ schema: schemaRef('Explanation') })
+  @ApiGatewayErrors(400, 401, 403, 503)
   explain(@Query('method') method?: unknown, @Query('path') path?: unknown) {
     if (typeof method !== 'string' || typeof path !== 'string' || !method || !path) {
       throw new GatewayException(400, 'method and path are required, once each');
@@ -56,6 +71,8 @@ export class GatewayAdminController {
   @ApiBearerAuth()
   @ApiSecurity('apiKey')
   @ApiOperation({ summary: 'Re-read the config folder: all or nothing (422 with the problems)' })
+  @ApiOkResponse({ schema: schemaRef('ReloadResult') })
+  @ApiGatewayErrors(401, 403, 422, 503)
   reload() {
     const r = this.admin.reload();
     if (!r.ok) throw new ConfigRejectedException(r.problems);

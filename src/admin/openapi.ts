@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 
+import { OPENAPI_SCHEMAS } from '../common/openapi';
 import { packageVersion } from './package-version';
 
 /** Swagger UI at /api/gateway/docs and the OpenAPI 3 JSON at /api/gateway/docs-json. */
@@ -13,8 +14,20 @@ export function setupOpenApi(app: INestApplication): void {
     .setVersion(packageVersion())
     .addBearerAuth()
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'apiKey')
+    .addBasicAuth(
+      { type: 'http', scheme: 'basic', description: 'client_secret_basic' },
+      'clientBasic',
+    )
     .build();
-  SwaggerModule.setup('api/gateway/docs', app, () => SwaggerModule.createDocument(app, config), {
+  const document = () => {
+    const doc = SwaggerModule.createDocument(app, config);
+    doc.components = {
+      ...doc.components,
+      schemas: { ...doc.components?.schemas, ...OPENAPI_SCHEMAS },
+    };
+    return doc;
+  };
+  SwaggerModule.setup('api/gateway/docs', app, document, {
     jsonDocumentUrl: 'api/gateway/docs-json',
   });
 }

@@ -1,9 +1,10 @@
 import { Controller, Get, Header, NotFoundException, Res } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiExcludeController, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { PrometheusController } from '@willsoto/nestjs-prometheus';
 import type { Response } from 'express';
 
 import { Public } from '../common/access.decorators';
+import { ApiGatewayErrors } from '../common/openapi';
 import { GatewayConfig } from '../config/gateway-config';
 import { parseRuntimeEnv } from '../config/runtime-env';
 
@@ -15,6 +16,7 @@ import { parseRuntimeEnv } from '../config/runtime-env';
 @Controller()
 @Public()
 @ApiExcludeController(false)
+@ApiTags('health')
 export class MetricsController extends PrometheusController {
   private readonly separate: boolean;
 
@@ -25,6 +27,11 @@ export class MetricsController extends PrometheusController {
 
   @Get()
   @Header('Cache-Control', 'no-store')
+  @ApiOperation({ summary: 'Prometheus text format (on METRICS_PORT instead when that is set)' })
+  @ApiOkResponse({
+    content: { 'text/plain; version=0.0.4; charset=utf-8': { schema: { type: 'string' } } },
+  })
+  @ApiGatewayErrors(404)
   override index(@Res({ passthrough: true }) response: Response) {
     if (this.separate) throw new NotFoundException('no route');
     return super.index(response);

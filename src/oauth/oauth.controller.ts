@@ -1,8 +1,10 @@
 import type { ServerResponse } from 'node:http';
 
 import { Controller, Get, Header, HttpCode, Post, Req, Res, UseFilters } from '@nestjs/common';
+import { ApiBasicAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 
 import { Public } from '../common/access.decorators';
+import { ApiGatewayErrors, ApiOAuthForm, schemaRef } from '../common/openapi';
 import type { GatewayRequest } from '../common/request-context';
 import { type CallerFacts, type Introspection, OAuthService } from './oauth.service';
 import { OAuthErrorFilter } from './oauth-error.filter';
@@ -23,6 +25,7 @@ function facts(req: FormRequest, res: ServerResponse): CallerFacts {
 }
 
 /** The gateway's own OAuth 2.0 endpoints; clients authenticate inside each call. */
+@ApiTags('oauth')
 @Controller()
 @Public()
 @UseFilters(OAuthErrorFilter)
@@ -36,6 +39,10 @@ export class OAuthController {
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
   @Header('Pragma', 'no-cache')
+  @ApiOperation({ summary: 'OAuth 2.0 client credentials (RFC 6749 §4.4)' })
+  @ApiBasicAuth('clientBasic')
+  @ApiOAuthForm('ClientCredentialsForm')
+  @ApiOkResponse({ description: 'A token', schema: schemaRef('TokenResponse') })
   token(
     @Req() req: FormRequest,
     @Res({ passthrough: true }) res: ServerResponse,
@@ -47,6 +54,11 @@ export class OAuthController {
 
   @Post('oauth/revoke')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Revoke a token this client was issued (RFC 7009)' })
+  @ApiBasicAuth('clientBasic')
+  @ApiOAuthForm('TokenForm')
+  @ApiOkResponse({ description: 'Empty body, whatever the token (unless another client’s)' })
+  @ApiGatewayErrors(503)
   async revoke(
     @Req() req: FormRequest,
     @Res({ passthrough: true }) res: ServerResponse,
@@ -58,6 +70,14 @@ export class OAuthController {
   @Post('oauth/introspect')
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
+  @ApiOperation({ summary: 'Is this token active? (RFC 7662)' })
+  @ApiBasicAuth('clientBasic')
+  @ApiOAuthForm('TokenForm')
+  @ApiOkResponse({
+    description: 'The token’s claims, or active false',
+    schema: schemaRef('Introspection'),
+  })
+  @ApiGatewayErrors(503)
   introspect(
     @Req() req: FormRequest,
     @Res({ passthrough: true }) res: ServerResponse,
@@ -67,6 +87,8 @@ export class OAuthController {
   }
 
   @Get('.well-known/jwks.json')
+  @ApiOperation({ summary: 'The public keys that verify the gateway’s RS256 tokens' })
+  @ApiOkResponse({ schema: schemaRef('Jwks') })
   jwks(): { keys: unknown[] } {
     return { keys: [...this.keys.current.jwks] };
   }
