@@ -9,8 +9,8 @@ import {
 } from '@nestjs/swagger';
 
 import { Public, RequireRoles } from '../common/access.decorators';
-import { ApiGatewayErrors, schemaRef } from '../common/openapi';
 import { GatewayException } from '../common/gateway.exception';
+import { ApiGatewayErrors, schemaRef } from '../common/openapi';
 import { GatewayAdminService } from './gateway-admin.service';
 
 /** The admin API under /api/gateway: status is public, the rest needs role admin. */
