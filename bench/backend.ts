@@ -11,7 +11,13 @@ const BODY = Buffer.from(
 );
 const HEADERS = { 'content-type': 'application/json', 'content-length': BODY.length };
 
-const server = http.createServer((_req, res) => {
+const server = http.createServer((req, res) => {
+  // The full-tracing scenario exports its spans here (OTLP/HTTP): taken and answered empty.
+  if (req.method === 'POST' && req.url?.startsWith('/v1/')) {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-length': 0 }).end());
+    return;
+  }
   res.writeHead(200, HEADERS);
   res.end(BODY);
 });

@@ -308,7 +308,13 @@ async function main(): Promise<void> {
       GATEWAY_CONFIG_DIR: scenarioDir,
       BENCH_TARGET: backendUrl,
       LOG_LEVEL: options.logLevel,
-      ...extras.gatewayEnv,
+      // ${BENCH_TARGET} in a scenario's gatewayEnv is the backend's URL, as in its files.
+      ...Object.fromEntries(
+        Object.entries(extras.gatewayEnv ?? {}).map(([k, v]) => [
+          k,
+          v.replaceAll('${BENCH_TARGET}', backendUrl),
+        ]),
+      ),
     },
     true,
   );

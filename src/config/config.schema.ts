@@ -1,6 +1,6 @@
 // The one zod schema of the gateway's configuration: its types and defaults come from here.
 // Every key of ../shared/CONTRACT.md is validated here, whether or not the capability that
-// uses it has landed yet (the README says which keys take effect when).
+// uses it has landed yet (docs/configuration.md says which keys take effect when).
 import { isIP } from 'node:net';
 
 import { z } from 'zod';
