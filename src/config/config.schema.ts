@@ -326,6 +326,8 @@ export const serviceFileSchema = z.strictObject({
   targets: z.array(targetSchema).min(1),
   loadBalancing: z.enum(['round-robin', 'weighted']).default('round-robin'),
   timeoutMs: int(1).optional(),
+  /** A response body that sends nothing for this long is cut (the head has been passed on). */
+  streamIdleTimeoutMs: int(1).default(300_000),
   healthCheck: healthCheckSchema.optional(),
   circuitBreaker: z
     .strictObject({

@@ -39,6 +39,10 @@ const CONTRACT_ENV_FALLBACK = [
   'LOG_LEVEL',
   'SERVICE1_URL',
   'SERVICE2_URL',
+  'LOG_FORMAT',
+  'HTTPS_PORT',
+  'GATEWAY_WORKERS',
+  'METRICS_PORT',
 ];
 
 function contractEnv(): string[] {
@@ -321,6 +325,11 @@ const hasKubernetesModels = ((): boolean => {
 // =============================================================================================
 
 describe('Deployment artefacts (e2e)', () => {
+  it("keeps the fallback variable list equal to the contract's table (when it is beside the checkout)", () => {
+    if (!existsSync(join(ROOT, '..', 'shared', 'CONTRACT.md'))) return;
+    expect([...CONTRACT_ENV_FALLBACK].sort()).toEqual([...contractEnv()].sort());
+  });
+
   describe('Dockerfile', () => {
     const stages = parseDockerfile(read('Dockerfile'));
     const build = stages.find((s) => s.name === 'build');

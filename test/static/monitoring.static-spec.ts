@@ -24,6 +24,11 @@ const CONTRACT_METRICS_FALLBACK: Record<string, string> = {
   gateway_upstream_target_up: 'gauge',
   gateway_auth_failures_total: 'counter',
   gateway_config_reloads_total: 'counter',
+  gateway_plugin_errors_total: 'counter',
+  gateway_websocket_connections: 'gauge',
+  gateway_requests_shed_total: 'counter',
+  gateway_worker_restarts_total: 'counter',
+  gateway_discovery_errors_total: 'counter',
 };
 
 function contractMetrics(): Record<string, string> {
@@ -154,6 +159,11 @@ const exprs = panels.flatMap((p) =>
 );
 
 describe('Monitoring (e2e)', () => {
+  it("keeps the fallback metric list equal to the contract's table (when it is beside the checkout)", () => {
+    if (!existsSync(join(ROOT, '..', 'shared', 'CONTRACT.md'))) return;
+    expect(CONTRACT_METRICS_FALLBACK).toEqual(metrics);
+  });
+
   it('reads metric names out of PromQL', () => {
     expect(
       seriesNames(

@@ -15,6 +15,8 @@ export interface CallOptions {
   /** The target URL's own path ('' for `/`): every upstream path follows it. */
   readonly basePath: string;
   readonly timeoutMs: number;
+  /** Once the head is passed on: a body silent this long is cut (streamIdleTimeoutMs). */
+  readonly streamIdleTimeoutMs: number;
   /** Max body bytes for a body without Content-Length (chunked); undefined = no check. */
   readonly chunkedBodyLimit: number | undefined;
   readonly corsOwned: boolean;
@@ -104,8 +106,28 @@ export class UpstreamCall implements ProxyListener {
       // The backend answered before the body passed the limit... but it did pass it.
       this.res.destroy();
     }
+    this.watchIdleBody(proxyRes);
     this.settle();
     this.report({ kind: 'answered', status: proxyRes.statusCode ?? 502 });
+  }
+
+  /**
+   * streamIdleTimeoutMs: a response body (an event stream, a download) that sends nothing
+   * for that long is cut: the upstream request is dropped and the client's connection closed
+   * without the last chunk, so it knows the body is incomplete. One timer, refreshed per
+   * chunk; none once the body has ended.
+   */
+  private watchIdleBody(proxyRes: IncomingMessage): void {
+    const idle = setTimeout(() => {
+      proxyRes.destroy();
+      this.res.destroy();
+    }, this.options.streamIdleTimeoutMs);
+    idle.unref();
+    proxyRes.on('data', () => idle.refresh());
+    const stop = () => clearTimeout(idle);
+    proxyRes.once('end', stop);
+    proxyRes.once('close', stop);
+    this.res.once('close', stop);
   }
 
   onError(err: NodeJS.ErrnoException): void {

@@ -143,6 +143,7 @@ export class UpstreamService {
           service: this.name,
           basePath: target.basePath,
           timeoutMs: this.timeoutMs,
+          streamIdleTimeoutMs: this.settings.streamIdleTimeoutMs,
           chunkedBodyLimit: chunked ? this.options.bodyLimit : undefined,
           corsOwned: this.options.corsOwned,
           traceHeaders: traced?.headers as Record<string, string> | undefined,
