@@ -1,6 +1,12 @@
 // Reads a config folder (gateway.yaml + services/*.yaml) into one validated, frozen snapshot,
 // or into the list of every problem found, one line each: `<file>: <key.path>: <what>`.
-import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+  X509Certificate,
+} from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -29,6 +35,17 @@ export interface LoadedService {
   /** Relative to the config folder, e.g. `services/orders.yaml`. */
   readonly file: string;
   readonly settings: ServiceSettings;
+  /** `tls` files read and checked at load: what the service's https agents present. */
+  readonly tls?: UpstreamTls;
+}
+
+/** PEM texts for https:// targets (Node's tls options `ca`, `cert`, `key`). */
+export interface UpstreamTls {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  /** A hash of the three: targets are rebuilt when it changes. */
+  readonly fingerprint: string;
 }
 
 export interface ConfigSnapshot {
@@ -127,6 +144,15 @@ function loadFiles(
   const keys: Mutable<ParsedKeys> = {};
   if (gateway) checkGateway(gateway, dir, redisUrl, problems, warnings, keys);
   checkServices(services, problems, warnings);
+  for (let i = 0; i < services.length; i++) {
+    const s = services[i];
+    if (!s.settings.tls) continue;
+    const tls = readUpstreamTls(dir, s.file, s.settings.tls, problems);
+    if (tls) services[i] = { ...s, tls };
+    if (!s.settings.targets.some((t) => t.url?.startsWith('https:') || t.srv !== undefined)) {
+      warnings.push(`${s.file}: tls: no https:// target; the files are not used`);
+    }
+  }
   if (services.length === 0 && problems.length === 0) {
     warnings.push(
       `${SERVICES_DIR}/: no service files (*.yaml, *.yml) in ${join(dir, SERVICES_DIR)}: nothing is routed`,
@@ -375,6 +401,59 @@ function readKeyFile(
     at(key, `is not a PEM ${kind} key`);
   }
   return undefined;
+}
+
+/** Reads and checks a service's `tls` files; undefined with problem lines when one is bad. */
+function readUpstreamTls(
+  dir: string,
+  file: string,
+  t: NonNullable<ServiceSettings['tls']>,
+  problems: string[],
+): UpstreamTls | undefined {
+  const at = (key: string, what: string) => problems.push(`${file}: tls.${key}: ${what}`);
+  const read = (key: string, name: string | undefined): string | undefined => {
+    if (name === undefined) return undefined;
+    try {
+      return readFileSync(resolve(dir, name), 'utf8');
+    } catch {
+      at(key, 'cannot read the file (paths are relative to the config folder)');
+      return undefined;
+    }
+  };
+  const before = problems.length;
+  const ca = read('caFile', t.caFile);
+  const cert = read('certFile', t.certFile);
+  const key = read('keyFile', t.keyFile);
+  let certificate: X509Certificate | undefined;
+  if (ca !== undefined) {
+    try {
+      new X509Certificate(ca);
+    } catch {
+      at('caFile', 'is not a PEM certificate');
+    }
+  }
+  if (cert !== undefined) {
+    try {
+      certificate = new X509Certificate(cert);
+    } catch {
+      at('certFile', 'is not a PEM certificate');
+    }
+  }
+  if (key !== undefined) {
+    try {
+      const k = createPrivateKey(key);
+      if (certificate && !certificate.checkPrivateKey(k)) {
+        at('keyFile', 'does not match the certificate of certFile');
+      }
+    } catch {
+      at('keyFile', 'is not a PEM private key');
+    }
+  }
+  if (problems.length > before) return undefined;
+  const fingerprint = createHash('sha256')
+    .update(`${ca ?? ''}\0${cert ?? ''}\0${key ?? ''}`)
+    .digest('hex');
+  return { ca, cert, key, fingerprint };
 }
 
 function checkServices(

@@ -326,6 +326,19 @@ export const serviceFileSchema = z.strictObject({
   targets: z.array(targetSchema).min(1),
   loadBalancing: z.enum(['round-robin', 'weighted']).default('round-robin'),
   timeoutMs: int(1).optional(),
+  /** https:// targets: the CA to verify them against, and a client certificate (mTLS). */
+  tls: z
+    .strictObject({
+      caFile: z.string().min(1).optional(),
+      certFile: z.string().min(1).optional(),
+      keyFile: z.string().min(1).optional(),
+    })
+    .superRefine((t, ctx) => {
+      if ((t.certFile === undefined) !== (t.keyFile === undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['certFile'], message: 'give certFile and keyFile together' });
+      }
+    })
+    .optional(),
   /** A response body that sends nothing for this long is cut (the head has been passed on). */
   streamIdleTimeoutMs: int(1).default(300_000),
   healthCheck: healthCheckSchema.optional(),

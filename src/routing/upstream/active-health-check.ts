@@ -46,6 +46,9 @@ export class ActiveHealthCheck {
       agent: false,
       ...(origin.host !== undefined ? { headers: { host: origin.host } } : {}),
       ...(origin.servername !== undefined ? { servername: origin.servername } : {}),
+      // The same verification and client certificate as the calls (the service's tls).
+      ...(this.target.tls?.ca ? { ca: this.target.tls.ca } : {}),
+      ...(this.target.tls?.cert ? { cert: this.target.tls.cert, key: this.target.tls.key } : {}),
     });
     // The whole answer's head must arrive in time, not just some byte now and then.
     const deadline = setTimeout(() => finish(false), this.settings.timeoutMs);

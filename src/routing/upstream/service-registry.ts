@@ -6,7 +6,7 @@ import {
 } from '@nestjs/common';
 
 import type { ServiceSettings } from '../../config/config.schema';
-import type { ConfigSnapshot } from '../../config/config-loader';
+import type { ConfigSnapshot, UpstreamTls } from '../../config/config-loader';
 import { GatewayMetrics } from '../../metrics/gateway-metrics';
 import { GatewayTracing } from '../../tracing/tracing.module';
 import { ActiveHealthCheck } from './active-health-check';
@@ -80,24 +80,27 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
         ? this.dns
         : { key: dnsKey, client: makeResolver(g.discovery.resolvers) };
     const nextDiscoveries = new Map<string, Discovered>();
-    for (const { settings } of snapshot.services) {
+    for (const { settings, tls } of snapshot.services) {
+      const tlsKey = tls?.fingerprint ?? '';
       for (const t of settings.targets) {
         const spec = specOf(t);
         if (!spec) continue;
-        // Kept across the reload (its targets too) while spec, resolvers and refresh stay.
-        const key = `${settings.name}\n${JSON.stringify(spec)}\n${dnsKey}\n${g.discovery.refreshSeconds}`;
+        // Kept across the reload (its targets too) while spec, resolvers, refresh and the
+        // service's tls files stay.
+        const key = `${settings.name}\n${JSON.stringify(spec)}\n${dnsKey}\n${g.discovery.refreshSeconds}\n${tlsKey}`;
         const kept = this.discoveries.get(key);
         nextDiscoveries.set(
           key,
-          kept ?? this.newDiscovery(settings.name, spec, dns.client, g.discovery.refreshSeconds),
+          kept ??
+            this.newDiscovery(settings.name, spec, dns.client, g.discovery.refreshSeconds, tls),
         );
       }
       const staticTargets = settings.targets.flatMap((t) => {
         if (specOf(t) || t.url === undefined) return [];
-        const key = `${settings.name}\n${t.url}\n${t.weight}`;
+        const key = `${settings.name}\n${t.url}\n${t.weight}\n${tlsKey}`;
         let target = this.targets.get(key) ?? nextTargets.get(key);
         if (!target) {
-          target = new UpstreamTarget(t.url, t.weight);
+          target = new UpstreamTarget(t.url, t.weight, undefined, tls);
           created.push([target, settings.name]);
         }
         nextTargets.set(key, target);
@@ -197,9 +200,11 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
     spec: DiscoverySpec,
     client: DnsClient,
     refreshSeconds: number,
+    tls: UpstreamTls | undefined,
   ): Discovered {
     const entry: Discovered = {
       service,
+      tls,
       targets: new Map(),
       loop: new TargetDiscovery(spec, client, refreshSeconds, {
         resolved: (addresses) => this.discovered(entry, addresses),
@@ -233,12 +238,17 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
       const key = `${a.url}\n${a.weight}\n${a.priority}\n${a.host}`;
       let t = entry.targets.get(key) ?? next.get(key);
       if (!t) {
-        t = new UpstreamTarget(a.url, a.weight, {
-          source: entry.loop.spec.kind,
-          host: a.host,
-          servername: a.servername,
-          priority: a.priority,
-        });
+        t = new UpstreamTarget(
+          a.url,
+          a.weight,
+          {
+            source: entry.loop.spec.kind,
+            host: a.host,
+            servername: a.servername,
+            priority: a.priority,
+          },
+          entry.tls,
+        );
         t.health.configure(hc);
         if (hc) t.health.awaitFirstCheck();
         this.watch(t, entry.service);
@@ -317,6 +327,8 @@ function sameSettings(a: object, b: object): boolean {
 
 interface Discovered {
   readonly service: string;
+  /** The service's tls files, as when this discovery was made (part of its key). */
+  readonly tls: UpstreamTls | undefined;
   readonly loop: TargetDiscovery;
   /** Key (url, weight, priority, host) → target, as of the last good resolution. */
   targets: Map<string, UpstreamTarget>;

@@ -4,6 +4,7 @@ import { Agent as HttpsAgent } from 'node:https';
 
 import { createProxyMiddleware, type Plugin, type RequestHandler } from 'http-proxy-middleware';
 
+import type { UpstreamTls } from '../../config/config-loader';
 import { TargetHealth } from './target-health';
 
 /** Idle upstream sockets close before common backends' keep-alive timeouts (Node's is 5 s). */
@@ -67,6 +68,8 @@ export class UpstreamTarget {
     readonly url: string,
     readonly weight: number,
     readonly origin: TargetOrigin = STATIC,
+    /** The service's `tls` (https:// only): CA to verify against, client certificate. */
+    readonly tls?: UpstreamTls,
   ) {
     this.priority = origin.priority ?? 0;
     const u = new URL(url);
@@ -83,6 +86,9 @@ export class UpstreamTarget {
       scheduling: 'lifo' as const,
       timeout: UPSTREAM_IDLE_TIMEOUT_MS,
       ...(origin.servername ? { servername: origin.servername } : {}),
+      // Verification stays on (Node's default); the CA replaces the system CAs when given.
+      ...(https && tls?.ca ? { ca: tls.ca } : {}),
+      ...(https && tls?.cert ? { cert: tls.cert, key: tls.key } : {}),
     };
     this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     const listenerOf = (req: IncomingMessage) => {
