@@ -136,6 +136,7 @@ describe('loadConfig', () => {
         targets: [{ url: 'http://127.0.0.1:3001', weight: 1 }],
         loadBalancing: 'round-robin',
         timeoutMs: 30_000,
+        streamIdleTimeoutMs: 300_000,
         healthCheck: {
           path: '/health',
           intervalMs: 10_000,

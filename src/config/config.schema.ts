@@ -335,7 +335,11 @@ export const serviceFileSchema = z.strictObject({
     })
     .superRefine((t, ctx) => {
       if ((t.certFile === undefined) !== (t.keyFile === undefined)) {
-        ctx.addIssue({ code: 'custom', path: ['certFile'], message: 'give certFile and keyFile together' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['certFile'],
+          message: 'give certFile and keyFile together',
+        });
       }
     })
     .optional(),
