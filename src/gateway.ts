@@ -20,6 +20,7 @@ import { closeMetricsListener, startMetricsListener } from './metrics/metrics-li
 import { GatewayEntry } from './routing/gateway-entry';
 import { GatewayHttpAdapter } from './routing/gateway-server';
 import { ServerLifecycle } from './routing/server-lifecycle';
+import { closeAllWebSockets } from './routing/upstream/websocket-bridge';
 
 export interface GatewayOptions {
   readonly snapshot: ConfigSnapshot;
@@ -89,7 +90,9 @@ export async function bootstrapGateway(
   app.use(mapBodyErrors);
   setupOpenApi(app);
   await app.init();
-  adapter.setRequestHandler(app.get(GatewayEntry).bind());
+  const entry = app.get(GatewayEntry);
+  adapter.setRequestHandler(entry.bind());
+  app.getHttpServer().on('upgrade', entry.upgrade);
   const host = o.host ?? '0.0.0.0';
   await app.listen(o.port, host);
   const server = app.getHttpServer();
@@ -99,6 +102,8 @@ export async function bootstrapGateway(
   const metricsPort = metricsServer && (metricsServer.address() as AddressInfo).port;
   const close = async () => {
     if (metricsServer) await closeMetricsListener(metricsServer);
+    closeAllWebSockets();
+    entry.endUpgrades();
     await app.close();
   };
   const lifecycle = app.get(ServerLifecycle);

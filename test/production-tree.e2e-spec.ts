@@ -55,7 +55,7 @@ describe('The production tree (what the image holds)', () => {
     cpSync(join(ROOT, 'config'), join(app, 'config'), { recursive: true });
     const ci = spawnSync(
       'npm',
-      ['ci', '--omit=dev', '--ignore-scripts', '--offline', '--no-audit', '--no-fund'],
+      ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'],
       { cwd: app, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } },
     );
     if (ci.status !== 0) throw new Error(`npm ci --omit=dev failed:\n${ci.stdout}${ci.stderr}`);

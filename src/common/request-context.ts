@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 /**
  * Per-request state. It rides on the request object (never a request-scoped provider):
@@ -20,6 +21,13 @@ export interface RequestContext {
   upstreamMs?: number;
   /** Set for the gateway's own endpoints (Express serves them; request metrics skip them). */
   ownEndpoint?: boolean;
+  /** An HTTP/1.1 upgrade: the socket and first bytes, handed to the WebSocket bridge. */
+  upgrade?: {
+    readonly socket: Duplex;
+    readonly head: Buffer;
+    /** The client's handshake headers as sent (hop-by-hop ones are stripped later). */
+    readonly handshake: Readonly<Record<string, string | string[] | undefined>>;
+  };
 }
 
 export interface GatewayRequest extends IncomingMessage {

@@ -307,8 +307,26 @@ const routeSchema = z
     scopes: z.array(z.string().min(1)).default([]),
     rateLimit: routeRateLimitSchema.optional(),
     plugins: pluginList,
+    /** Forward `Upgrade: websocket` requests (HTTP/1.1); any other upgrade is 400. */
+    websocket: z.boolean().optional(),
+    /** Browsers: the JWT may come as the `access_token` query parameter of the upgrade. */
+    websocketQueryToken: z.boolean().optional(),
   })
   .superRefine((r, ctx) => {
+    if (r.websocketQueryToken && !r.websocket) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['websocketQueryToken'],
+        message: 'needs websocket: true',
+      });
+    }
+    if (r.websocketQueryToken && r.auth !== 'jwt' && r.auth !== 'any') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['websocketQueryToken'],
+        message: 'needs auth jwt or any (the token is a JWT)',
+      });
+    }
     if (r.auth === 'none' && (r.roles.length > 0 || r.scopes.length > 0)) {
       ctx.addIssue({
         code: 'custom',

@@ -16,6 +16,7 @@ import {
   REQUESTS_TOTAL,
   TARGET_UP,
   UPSTREAM_DURATION,
+  WEBSOCKETS,
 } from './metric-names';
 
 type Labels<T extends string> = Record<T, string>;
@@ -53,6 +54,7 @@ export class GatewayMetrics {
     @InjectMetric(CONFIG_RELOADS) reloads: Counter<string>,
     @InjectMetric(PLUGIN_ERRORS) private readonly pluginErrors: Counter<string>,
     @InjectMetric(DISCOVERY_ERRORS) private readonly discoveryErrors: Counter<string>,
+    @InjectMetric(WEBSOCKETS) private readonly websockets: Gauge<string>,
     config: GatewayConfig,
   ) {
     // Both results exist from the start at 0: an alert on increase() then sees the first
@@ -66,6 +68,14 @@ export class GatewayMetrics {
 
   discoveryError(service: string): void {
     this.discoveryErrors.inc({ service });
+  }
+
+  websocketOpened(service: string): void {
+    this.websockets.inc({ service });
+  }
+
+  websocketClosed(service: string): void {
+    this.websockets.dec({ service });
   }
 
   pluginError(plugin: string): void {

@@ -19,6 +19,7 @@ import {
   REQUESTS_TOTAL,
   TARGET_UP,
   UPSTREAM_DURATION,
+  WEBSOCKETS,
 } from './metric-names';
 import { MetricsController } from './metrics.controller';
 
@@ -69,6 +70,11 @@ export const gatewayMetricProviders = [
   makeCounterProvider({
     name: DISCOVERY_ERRORS,
     help: 'DNS resolutions of discovered targets that failed or returned nothing',
+    labelNames: ['service'],
+  }),
+  makeGaugeProvider({
+    name: WEBSOCKETS,
+    help: 'Open WebSocket connections relayed to a service',
     labelNames: ['service'],
   }),
   makeCounterProvider({

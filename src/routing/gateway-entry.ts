@@ -2,7 +2,9 @@
 // request listener is ours: it gives every request its id and `finish` hook, hands the
 // gateway's own endpoints to Express, and runs proxied calls through Nest's pipeline
 // (guards, interceptors, filters) via ExternalContextCreator, in front of Express.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 import { Injectable, Logger } from '@nestjs/common';
 import { ExternalContextCreator, HttpAdapterHost } from '@nestjs/core';
@@ -28,10 +30,29 @@ type Forward = (req: IncomingMessage, res: ServerResponse, next: () => void) => 
 
 const noop = () => undefined;
 
+/** The socket and first bytes of an upgrade, from the 'upgrade' event to the context. */
+const UPGRADE = Symbol('upgrade');
+interface UpgradeCarrier {
+  [UPGRADE]?: RequestContext['upgrade'];
+}
+
 @Injectable()
 export class GatewayEntry {
   private readonly logger = new Logger('GatewayEntry');
   private forward: Forward | undefined;
+  /** Upgraded sockets leave the HTTP server's connection tracking: closed here at the end. */
+  private readonly upgraded = new Set<Duplex>();
+
+  /**
+   * At close: upgraded sockets still open (WebSockets the drain already sent 1001 on, or
+   * refused upgrades the client keeps open) are ended, and destroyed 1 s later.
+   */
+  endUpgrades(): void {
+    for (const s of this.upgraded) {
+      s.end();
+      setTimeout(() => s.destroy(), 1000).unref();
+    }
+  }
   private express: Handler | undefined;
 
   constructor(
@@ -64,6 +85,27 @@ export class GatewayEntry {
     return this.handle;
   }
 
+  /**
+   * The server's 'upgrade' listener: the upgrade request takes the same path as any call,
+   * with a response bound to its socket, so every refusal (400, 401, 403, 429, 5xx) is an
+   * ordinary HTTP answer before any upgrade. Only a `websocket: true` route's upgrade reaches
+   * the backend (upstream/websocket-bridge.ts).
+   */
+  readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', noop);
+    this.upgraded.add(socket);
+    socket.once('close', () => this.upgraded.delete(socket));
+    const res = new ServerResponse(req);
+    res.assignSocket(socket as Socket);
+    res.shouldKeepAlive = false;
+    // A refusal ends the connection once written; an accepted upgrade never finishes.
+    res.once('finish', () => socket.end());
+    const h = req.headers;
+    const handshake = { upgrade: h.upgrade, connection: h.connection };
+    (req as UpgradeCarrier)[UPGRADE] = { socket, head, handshake };
+    this.handle(req, res);
+  };
+
   readonly handle: Handler = (req, res) => {
     const state = this.routes.current;
     const ctx: RequestContext = {
@@ -73,6 +115,7 @@ export class GatewayEntry {
       routeLabel: 'none',
       serviceLabel: 'none',
       config: state.snapshot,
+      upgrade: (req as UpgradeCarrier)[UPGRADE],
     };
     (req as GatewayRequest).gateway = ctx;
     res.setHeader('X-Request-ID', ctx.id);
@@ -126,6 +169,7 @@ export class GatewayEntry {
     const q = url.indexOf('?');
     const found = resolveRoute(state.table, req.method ?? 'GET', url, server);
     if (found.kind === 'own') {
+      if (ctx.upgrade) return sendError(res, 400, 'no upgrade on this endpoint', ctx.id, CLOSE);
       ctx.ownEndpoint = true;
       (this.express as Handler)(req, res);
       return;
@@ -153,6 +197,10 @@ export class GatewayEntry {
     ctx.routeLabel = match.route.pattern;
     ctx.serviceLabel = match.route.data.service.name;
     ctx.query = q === -1 ? '' : url.slice(q);
+    if (ctx.upgrade) {
+      const refused = this.checkUpgrade(req, ctx, state);
+      if (refused) return sendError(res, refused[0], refused[1], ctx.id, CLOSE);
+    }
     const plugins = match.route.data.plugins;
     if (plugins.response.length > 0) this.plugins.holdResponse(req, res, plugins);
 
@@ -171,6 +219,40 @@ export class GatewayEntry {
       return this.plugins.access(req, res, plugins, () => this.pipeline(req, res, ctx));
     }
     this.pipeline(req, res, ctx);
+  }
+
+  /**
+   * An upgrade on a matched route: only `Upgrade: websocket` on a `websocket: true` route
+   * (400 otherwise), from an allowed Origin when `cors` is set (403). With
+   * `websocketQueryToken`, a JWT in `access_token` becomes the Authorization header and
+   * leaves the query (RFC 6750 §2.3).
+   */
+  private checkUpgrade(
+    req: IncomingMessage,
+    ctx: RequestContext,
+    state: RoutingState,
+  ): [number, string] | undefined {
+    const settings = ctx.match?.route.data.settings;
+    const websocket = (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
+    if (!settings?.websocket || !websocket || req.method !== 'GET') {
+      return [400, 'upgrade not allowed on this route'];
+    }
+    const cors = state.snapshot.gateway.cors;
+    const origin = req.headers.origin;
+    if (cors && origin !== undefined && !cors.origins.includes('*')) {
+      if (!cors.origins.includes(origin)) return [403, 'origin not allowed'];
+    }
+    if (settings.websocketQueryToken && ctx.query) {
+      const params = new URLSearchParams(ctx.query.slice(1));
+      const token = params.get('access_token');
+      if (token !== null) {
+        params.delete('access_token');
+        const rest = params.toString();
+        ctx.query = rest ? `?${rest}` : '';
+        if (req.headers.authorization === undefined) req.headers.authorization = `Bearer ${token}`;
+      }
+    }
+    return undefined;
   }
 
   private endSpan(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {

@@ -3,6 +3,8 @@ import { Server as NetServer } from 'node:net';
 
 import { Injectable } from '@nestjs/common';
 
+import { closeAllWebSockets } from './upstream/websocket-bridge';
+
 export type Phase = 'starting' | 'ready' | 'draining';
 
 /**
@@ -58,6 +60,8 @@ export class ServerLifecycle {
       this.onIdle = undefined;
     }
     const cut = this.inFlight;
+    // Open WebSockets get a close frame with 1001 (going away), then every connection goes.
+    closeAllWebSockets();
     server.closeAllConnections();
     return cut;
   }

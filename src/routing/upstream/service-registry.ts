@@ -22,6 +22,7 @@ import {
 import { isNeutralFailure } from './upstream-failure';
 import { UpstreamService } from './upstream-service';
 import { UpstreamTarget } from './upstream-target';
+import type { BridgeHooks } from './websocket-bridge';
 
 /**
  * Every service of the current snapshot. Targets (agents, pooled sockets, health) and
@@ -41,10 +42,17 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
   private running = false;
   private stopScrapeReads: (() => void) | undefined;
 
+  private readonly websocketHooks: BridgeHooks;
+
   constructor(
     private readonly metrics: GatewayMetrics,
     private readonly tracing: GatewayTracing,
-  ) {}
+  ) {
+    this.websocketHooks = {
+      opened: (service) => metrics.websocketOpened(service),
+      closed: (service) => metrics.websocketClosed(service),
+    };
+  }
 
   onApplicationBootstrap(): void {
     this.running = true;
@@ -116,6 +124,7 @@ export class ServiceRegistry implements OnApplicationBootstrap, OnApplicationShu
           bodyLimit: g.server.bodyLimit,
           corsOwned: g.cors !== undefined,
           tracer: this.tracing.tracer,
+          websocket: this.websocketHooks,
         }),
       );
     }

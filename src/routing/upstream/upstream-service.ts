@@ -12,6 +12,7 @@ import { SmoothWeightedBalancer } from './smooth-weighted.balancer';
 import { UpstreamCall } from './upstream-call';
 import { UpstreamFailure } from './upstream-failure';
 import type { UpstreamTarget } from './upstream-target';
+import { type BridgeHooks, bridgeWebSocket } from './websocket-bridge';
 
 export interface ServiceRuntimeOptions {
   /** `server.requestTimeoutMs`, used when the service sets no `timeoutMs`. */
@@ -20,6 +21,8 @@ export interface ServiceRuntimeOptions {
   readonly corsOwned: boolean;
   /** Tracing on: CLIENT spans per attempt. */
   readonly tracer?: GatewayTracer;
+  /** The WebSocket gauge. */
+  readonly websocket: BridgeHooks;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
@@ -129,6 +132,19 @@ export class UpstreamService {
   ): Promise<void> {
     const ctx = contextOf(req);
     if (ctx) ctx.target = target.label;
+    if (ctx?.upgrade) {
+      return bridgeWebSocket(
+        req,
+        res,
+        target,
+        this.name,
+        this.timeoutMs,
+        this.options.websocket,
+      ).catch((err: unknown) => {
+        if (err instanceof UpstreamFailure && err.meaning.targetDown) target.health.markDown();
+        throw err;
+      });
+    }
     const chunked =
       req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined;
     const traced =
