@@ -1,6 +1,7 @@
 // Builds and starts the gateway: shared by main.ts and the e2e tests, so tests run exactly
 // what production runs.
 import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
@@ -18,7 +19,7 @@ import { GatewayConfig } from './config/gateway-config';
 import { GATEWAY_PINO } from './logging/logging.constants';
 import { closeMetricsListener, startMetricsListener } from './metrics/metrics-listener';
 import { GatewayEntry } from './routing/gateway-entry';
-import { GatewayHttpAdapter } from './routing/gateway-server';
+import { createTlsServer, GatewayHttpAdapter } from './routing/gateway-server';
 import { ServerLifecycle } from './routing/server-lifecycle';
 import { closeAllWebSockets } from './routing/upstream/websocket-bridge';
 
@@ -30,6 +31,8 @@ export interface GatewayOptions {
   readonly host: string;
   /** METRICS_PORT: /metrics only on this port (0 = any free port, for tests). */
   readonly metricsPort?: number;
+  /** HTTPS_PORT: the HTTPS listener's port when server.tls is set (0 = any free port). */
+  readonly httpsPort?: number;
   /** Drain and exit on SIGTERM / SIGINT (the process's gateway; not in-process tests). */
   readonly handleSignals?: boolean;
 }
@@ -40,6 +43,8 @@ export interface RunningGateway {
   readonly port: number;
   /** The metrics listener's port, when METRICS_PORT is set. */
   readonly metricsPort?: number;
+  /** The HTTPS listener's port, when server.tls is set. */
+  readonly httpsPort?: number;
   /** The contract's graceful shutdown: drain, then close everything. Resolves once done. */
   shutdown(): Promise<void>;
   close(): Promise<void>;
@@ -54,6 +59,7 @@ export interface BootstrapOptions {
   readonly port: number;
   readonly host?: string;
   readonly metricsPort?: number;
+  readonly httpsPort?: number;
   /** Drain and exit on SIGTERM / SIGINT (the process's gateway; not in-process tests). */
   readonly handleSignals?: boolean;
 }
@@ -62,7 +68,13 @@ export interface BootstrapOptions {
 export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   return bootstrapGateway(
     AppModule.forRoot({ snapshot: o.snapshot, env: o.env, logger: o.logger }),
-    { port: o.port, host: o.host, metricsPort: o.metricsPort, handleSignals: o.handleSignals },
+    {
+      port: o.port,
+      host: o.host,
+      metricsPort: o.metricsPort,
+      httpsPort: o.httpsPort,
+      handleSignals: o.handleSignals,
+    },
   );
 }
 
@@ -97,11 +109,17 @@ export async function bootstrapGateway(
   await app.listen(o.port, host);
   const server = app.getHttpServer();
   const port = (server.address() as AddressInfo).port;
+  const https = await startHttps(app, entry, host, o.httpsPort ?? 8081);
+  const httpsPort = https && (https.address() as AddressInfo).port;
   const metricsServer =
     o.metricsPort === undefined ? undefined : await startMetricsListener(host, o.metricsPort);
   const metricsPort = metricsServer && (metricsServer.address() as AddressInfo).port;
   const close = async () => {
     if (metricsServer) await closeMetricsListener(metricsServer);
+    if (https) {
+      https.close();
+      https.closeAllConnections();
+    }
     closeAllWebSockets();
     entry.endUpgrades();
     await app.close();
@@ -109,7 +127,7 @@ export async function bootstrapGateway(
   const lifecycle = app.get(ServerLifecycle);
   lifecycle.markReady();
   const revision = app.get(GatewayConfig).current.revision;
-  pino.info({ port, host, metricsPort, revision }, 'gateway listening');
+  pino.info({ port, host, httpsPort, metricsPort, revision }, 'gateway listening');
 
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
@@ -119,7 +137,7 @@ export async function bootstrapGateway(
         { inFlight: lifecycle.requestsInFlight, shutdownTimeoutMs: config.shutdownTimeoutMs },
         'draining',
       );
-      const cut = await lifecycle.drain(server, config.shutdownTimeoutMs);
+      const cut = await lifecycle.drain(https ? [server, https] : server, config.shutdownTimeoutMs);
       if (cut > 0) pino.warn({ cut }, 'drain time ran out: requests cut');
       await close();
       pino.info('gateway stopped');
@@ -140,5 +158,44 @@ export async function bootstrapGateway(
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   }
-  return { app, server, port, metricsPort, shutdown, close };
+  return { app, server, port, metricsPort, httpsPort, shutdown, close };
+}
+
+/**
+ * server.tls: the HTTPS listener beside the plain one, with the same request and upgrade
+ * handlers. A reload that changes the files replaces the certificate in place (new
+ * handshakes use it); adding or removing server.tls takes effect at the next start.
+ */
+async function startHttps(
+  app: INestApplication,
+  entry: GatewayEntry,
+  host: string,
+  port: number,
+): Promise<HttpsServer | undefined> {
+  const config = app.get(GatewayConfig);
+  const tls = config.current.keys.serverTls;
+  if (!tls) return undefined;
+  const settings = config.current.gateway.server;
+  const handler = app.get(GatewayEntry).handle;
+  const server = createTlsServer(settings, tls, handler);
+  server.on('upgrade', entry.upgrade);
+  let current = tls;
+  config.onReload((r) => {
+    const next = config.current.keys.serverTls;
+    if (!r.ok || !next || (next.cert === current.cert && next.key === current.key)) return;
+    server.setSecureContext({
+      cert: next.cert,
+      key: next.key,
+      minVersion: config.current.gateway.server.tls?.minVersion ?? 'TLSv1.2',
+    });
+    current = next;
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
 }

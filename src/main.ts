@@ -26,6 +26,7 @@ async function main(): Promise<void> {
       port: startup.env.PORT,
       host: startup.env.HOST,
       metricsPort: startup.env.METRICS_PORT,
+      httpsPort: startup.env.HTTPS_PORT,
       handleSignals: true,
     });
   } catch (err) {

@@ -76,6 +76,8 @@ export interface ParsedKeys {
   readonly jwtPublicKey?: KeyObject;
   /** `oauth.signing.privateKeyFile` (RS256 signing). */
   readonly signingPrivateKey?: KeyObject;
+  /** `server.tls`: the HTTPS listener's certificate chain and key (PEM). */
+  readonly serverTls?: { readonly cert: string; readonly key: string };
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -331,6 +333,10 @@ function checkGateway(
       `${GATEWAY_FILE}: auth.jwt.secret: empty; HS256 uses a random per-process key (tokens will not survive a restart or work across instances)`,
     );
   }
+  if (g.server.tls) {
+    const t = readServerTls(dir, g.server.tls, at);
+    if (t) keys.serverTls = t;
+  }
   if (g.oauth.signing.algorithm === 'RS256') {
     keys.signingPrivateKey = readKeyFile(
       dir,
@@ -401,6 +407,45 @@ function readKeyFile(
     at(key, `is not a PEM ${kind} key`);
   }
   return undefined;
+}
+
+/** `server.tls`: the certificate (chain) and its key, checked to belong together. */
+function readServerTls(
+  dir: string,
+  t: { certFile: string; keyFile: string },
+  at: (key: string, what: string) => void,
+): { cert: string; key: string } | undefined {
+  let cert: string;
+  let key: string;
+  try {
+    cert = readFileSync(resolve(dir, t.certFile), 'utf8');
+  } catch {
+    at('server.tls.certFile', 'cannot read the file (paths are relative to the config folder)');
+    return undefined;
+  }
+  try {
+    key = readFileSync(resolve(dir, t.keyFile), 'utf8');
+  } catch {
+    at('server.tls.keyFile', 'cannot read the file (paths are relative to the config folder)');
+    return undefined;
+  }
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    at('server.tls.certFile', 'is not a PEM certificate');
+    return undefined;
+  }
+  try {
+    if (!x509.checkPrivateKey(createPrivateKey(key))) {
+      at('server.tls.keyFile', 'does not match the certificate of certFile');
+      return undefined;
+    }
+  } catch {
+    at('server.tls.keyFile', 'is not a PEM private key');
+    return undefined;
+  }
+  return { cert, key };
 }
 
 /** Reads and checks a service's `tls` files; undefined with problem lines when one is bad. */

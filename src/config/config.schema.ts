@@ -72,6 +72,14 @@ const serverSchema = z
     maxUrlLength: size().default(8 * 1024),
     // reject: %2F, %5C or ; in a proxied path is 400, for backends that decode them.
     ambiguousPaths: z.enum(['keep', 'reject']).default('keep'),
+    /** An HTTPS listener on HTTPS_PORT (absent: none). Files relative to the config folder. */
+    tls: z
+      .strictObject({
+        certFile: z.string().min(1),
+        keyFile: z.string().min(1),
+        minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+      })
+      .optional(),
   })
   .prefault({});
 

@@ -8,6 +8,7 @@ describe('parseRuntimeEnv', () => {
       GATEWAY_CONFIG_DIR: './config',
       LOG_LEVEL: 'info',
       LOG_FORMAT: 'json',
+      HTTPS_PORT: 8081,
     });
     expect(parseRuntimeEnv({ METRICS_PORT: '' }).METRICS_PORT).toBeUndefined();
   });

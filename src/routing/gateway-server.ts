@@ -2,6 +2,7 @@
 // Express as the request listener and no parser limits; ours is created with the
 // contract's limits and timeouts and a listener that the entry takes over once wired.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 
 import { ExpressAdapter } from '@nestjs/platform-express';
@@ -61,6 +62,37 @@ export class GatewayHttpAdapter extends ExpressAdapter {
     server.setMaxListeners(0);
     this.httpServer = server;
   }
+}
+
+/**
+ * The HTTPS listener (server.tls): HTTP/1.1 over TLS with the plain listener's limits and
+ * timeouts, the same request handler (so one pipeline for both) and client-error answers.
+ * Its certificate is replaced in place on reload (`setSecureContext`).
+ */
+export function createTlsServer(
+  s: ServerSettings,
+  tls: { cert: string; key: string },
+  handler: Handler,
+): HttpsServer {
+  const server = createHttpsServer(
+    {
+      cert: tls.cert,
+      key: tls.key,
+      minVersion: s.tls?.minVersion ?? 'TLSv1.2',
+      ALPNProtocols: ['http/1.1'],
+      maxHeaderSize: s.maxHeaderSize + s.maxUrlLength,
+      headersTimeout: s.clientHeadersTimeoutMs,
+      requestTimeout: s.clientRequestTimeoutMs,
+      keepAliveTimeout: s.keepAliveTimeoutMs,
+      connectionsCheckingInterval: 1000,
+    },
+    handler,
+  );
+  server.on('clientError', onClientError);
+  // A failed handshake (a plain-HTTP client, a bad SNI) is the client's problem: no log.
+  server.on('tlsClientError', (_err, socket) => socket.destroy());
+  server.setMaxListeners(0);
+  return server;
 }
 
 const CLIENT_ERRORS: Record<string, [number, string]> = {

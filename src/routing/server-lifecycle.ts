@@ -45,11 +45,12 @@ export class ServerLifecycle {
   }
 
   /** Resolves with the number of requests cut because the drain time ran out. */
-  async drain(server: Server, timeoutMs: number): Promise<number> {
+  async drain(servers: Server | readonly Server[], timeoutMs: number): Promise<number> {
     this.current = 'draining';
+    const all: readonly Server[] = 'listen' in servers ? [servers] : servers;
     // net.Server's close only stops accepting; http.Server's would also drop idle
     // keep-alive connections at once, which the contract keeps open while draining.
-    NetServer.prototype.close.call(server);
+    for (const server of all) NetServer.prototype.close.call(server);
     if (this.inFlight > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
@@ -62,7 +63,7 @@ export class ServerLifecycle {
     const cut = this.inFlight;
     // Open WebSockets get a close frame with 1001 (going away), then every connection goes.
     closeAllWebSockets();
-    server.closeAllConnections();
+    for (const server of all) server.closeAllConnections();
     return cut;
   }
 }

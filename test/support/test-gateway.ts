@@ -70,6 +70,8 @@ export async function startTestGateway(
     logger,
     port: 0,
     metricsPort: startup.env.METRICS_PORT,
+    // An HTTPS listener (server.tls) on any free port unless the test names one.
+    httpsPort: env.HTTPS_PORT === undefined ? 0 : startup.env.HTTPS_PORT,
     host: '127.0.0.1',
   });
   return {
