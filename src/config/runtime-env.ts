@@ -22,8 +22,8 @@ export const runtimeEnvSchema = z
       .preprocess((v) => (v === '' ? undefined : v), z.enum(['json', 'pretty']).optional())
       .default('json'),
     /** The HTTPS listener's port, when server.tls is set. */
-  HTTPS_PORT: port.default(8081),
-  /** When set, /metrics is served only on this port (same HOST), not on PORT; 0 = any. */
+    HTTPS_PORT: port.default(8081),
+    /** When set, /metrics is served only on this port (same HOST), not on PORT; 0 = any. */
     METRICS_PORT: z.preprocess(
       (v) => (v === '' || v === undefined ? undefined : Number(v)),
       z.number().int().min(0).max(65_535).optional(),
