@@ -2,6 +2,8 @@
 // else of the gateway (an ESLint rule keeps it so for the built-ins).
 import type { IncomingHttpHeaders } from 'node:http';
 
+export { HOP_BY_HOP_HEADERS } from '../common/hop-by-hop';
+
 export type PluginPhase = 'access' | 'request' | 'response';
 
 /** Read and change a set of HTTP headers; names are case-insensitive. */

@@ -1,17 +1,7 @@
 // Header names the header plugins may not touch, and the options shape they share.
-import { PluginOptionsError } from '../plugin-api';
+import { HOP_BY_HOP_HEADERS, PluginOptionsError } from '../plugin-api';
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+const HOP_BY_HOP = new Set(HOP_BY_HOP_HEADERS);
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 const map = (values: Record<string, unknown>) => ({

@@ -1,17 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
-// RFC 9110 §7.6.1 hop-by-hop fields, plus the non-standard ones proxies still meet.
-const HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-] as const;
+import { HOP_BY_HOP_HEADERS as HOP_BY_HOP } from '../../common/hop-by-hop';
 
 /** Response fields the gateway owns: the backend's values never reach the client. */
 const GATEWAY_OWNED_RESPONSE = /^(x-request-id|x-ratelimit-|ratelimit)/;
