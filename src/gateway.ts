@@ -13,6 +13,7 @@ import type { Logger as Pino } from 'pino';
 import { setupOpenApi } from './admin/openapi';
 import { AppModule } from './app.module';
 import { mapBodyErrors, OWN_BODY_LIMIT } from './common/body-errors';
+import { listenOn } from './common/listen';
 import type { ConfigSnapshot } from './config/config-loader';
 import type { Env } from './config/env-substitution';
 import { GatewayConfig } from './config/gateway-config';
@@ -190,12 +191,6 @@ async function startHttps(
     });
     current = next;
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, port, host);
   return server;
 }

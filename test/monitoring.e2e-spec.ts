@@ -6,7 +6,6 @@
 // alerts are made to fire, with `for:` removed.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -14,6 +13,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 
 import { GatewayConfig } from '../src/config/gateway-config';
 import { startBackend, type TestBackend } from './support/backend';
+import { freePort } from './support/listen';
 import { poll } from './support/poll';
 import { rawRequest } from './support/raw-http';
 import { refusingUrl } from './support/resilience-kit';
@@ -67,14 +67,6 @@ const grafana = (expr: string) =>
 const withoutThreshold = (expr: string) =>
   expr.trim().replace(/\s*(==|!=|>=|<=|>|<)\s*[0-9.eE+-]+$/, '');
 const labelsIn = (text: string, re: RegExp) => [...text.matchAll(re)].map((m) => m[1]);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((ok) => s.close(() => ok()));
-  return port;
-}
 
 describe('Monitoring with a real Prometheus (e2e)', () => {
   let echo: TestBackend;

@@ -4,24 +4,16 @@
 // and serve its probes, metrics, docs and a proxied call; the tools must run from dist/.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { startBackend, type TestBackend } from './support/backend';
+import { freePort } from './support/listen';
 import { poll } from './support/poll';
 import { rawRequest } from './support/raw-http';
 
 const ROOT = resolve(__dirname, '..');
 const SECRET = 'production-tree-hs256-secret-7d1c5b9e3a';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((ok) => s.close(() => ok()));
-  return port;
-}
 
 /** A Node version at least `major.minor`. */
 const nodeAtLeast = (major: number, minor: number) => {

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { register } from 'prom-client';
 
 import { sendError } from '../common/error-response';
+import { listenOn } from '../common/listen';
 import { requestIdFrom } from '../common/request-id';
 
 /** Starts the metrics listener; resolves once it listens. */
@@ -37,13 +38,7 @@ export async function startMetricsListener(host: string, port: number): Promise<
     },
   );
   server.on('clientError', (_err, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, port, host);
   return server;
 }
 

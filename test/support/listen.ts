@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
 
 export interface Listening {
   server: Server;
@@ -28,4 +29,13 @@ export async function listen(server: Server): Promise<Listening> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** A port nothing listens on right now (listen on 0, read it, close). */
+export async function freePort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((ok) => s.close(() => ok()));
+  return port;
 }
