@@ -39,8 +39,9 @@ async function readStdin(): Promise<string> {
 /** Reads one line from the terminal in raw mode, echoing nothing; Ctrl-C aborts. */
 function prompt(question: string): Promise<string> {
   const stdin = process.stdin;
-  process.stderr.write(question);
+  // Echo off before the prompt shows: what is typed after it is never echoed.
   stdin.setRawMode(true);
+  process.stderr.write(question);
   stdin.setEncoding('utf8');
   return new Promise((resolve) => {
     let line = '';

@@ -21,6 +21,8 @@ export interface RequestContext {
   upstreamMs?: number;
   /** Set for the gateway's own endpoints (Express serves them; request metrics skip them). */
   ownEndpoint?: boolean;
+  /** A slot of server.maxConcurrentRequests this call holds until its response head. */
+  slot?: SlotCounter;
   /** An HTTP/1.1 upgrade: the socket and first bytes, handed to the WebSocket bridge. */
   upgrade?: {
     readonly socket: Duplex;
@@ -28,6 +30,20 @@ export interface RequestContext {
     /** The client's handshake headers as sent (hop-by-hop ones are stripped later). */
     readonly handshake: Readonly<Record<string, string | string[] | undefined>>;
   };
+}
+
+/** Where a call's concurrency slot goes back (ServerLifecycle). */
+export interface SlotCounter {
+  release(): void;
+}
+
+/** Gives the call's slot back once (the response head is on its way, or the call ended). */
+export function releaseSlot(ctx: RequestContext | undefined): void {
+  const slot = ctx?.slot;
+  if (slot) {
+    ctx.slot = undefined;
+    slot.release();
+  }
 }
 
 export interface GatewayRequest extends IncomingMessage {

@@ -72,6 +72,8 @@ const serverSchema = z
     maxUrlLength: size().default(8 * 1024),
     // reject: %2F, %5C or ; in a proxied path is 400, for backends that decode them.
     ambiguousPaths: z.enum(['keep', 'reject']).default('keep'),
+    /** Proxied calls in flight (arrival to response head) past which a call is shed: 503. */
+    maxConcurrentRequests: int(0).default(1000),
     /** An HTTPS listener on HTTPS_PORT (absent: none). Files relative to the config folder. */
     tls: z
       .strictObject({

@@ -13,6 +13,7 @@ import {
   DISCOVERY_ERRORS,
   PLUGIN_ERRORS,
   REQUEST_DURATION,
+  REQUESTS_SHED,
   REQUESTS_TOTAL,
   TARGET_UP,
   UPSTREAM_DURATION,
@@ -55,6 +56,7 @@ export class GatewayMetrics {
     @InjectMetric(PLUGIN_ERRORS) private readonly pluginErrors: Counter<string>,
     @InjectMetric(DISCOVERY_ERRORS) private readonly discoveryErrors: Counter<string>,
     @InjectMetric(WEBSOCKETS) private readonly websockets: Gauge<string>,
+    @InjectMetric(REQUESTS_SHED) private readonly shedCalls: Counter<string>,
     config: GatewayConfig,
   ) {
     // Both results exist from the start at 0: an alert on increase() then sees the first
@@ -68,6 +70,10 @@ export class GatewayMetrics {
 
   discoveryError(service: string): void {
     this.discoveryErrors.inc({ service });
+  }
+
+  shed(): void {
+    this.shedCalls.inc();
   }
 
   websocketOpened(service: string): void {

@@ -16,6 +16,7 @@ import {
   LATENCY_BUCKETS,
   PLUGIN_ERRORS,
   REQUEST_DURATION,
+  REQUESTS_SHED,
   REQUESTS_TOTAL,
   TARGET_UP,
   UPSTREAM_DURATION,
@@ -71,6 +72,10 @@ export const gatewayMetricProviders = [
     name: DISCOVERY_ERRORS,
     help: 'DNS resolutions of discovered targets that failed or returned nothing',
     labelNames: ['service'],
+  }),
+  makeCounterProvider({
+    name: REQUESTS_SHED,
+    help: 'Proxied calls answered 503 overloaded (server.maxConcurrentRequests in flight)',
   }),
   makeGaugeProvider({
     name: WEBSOCKETS,

@@ -10,8 +10,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ExternalContextCreator, HttpAdapterHost } from '@nestjs/core';
 
 import { sendError } from '../common/error-response';
-import type { GatewayRequest, RequestContext } from '../common/request-context';
+import { type GatewayRequest, releaseSlot, type RequestContext } from '../common/request-context';
 import { requestIdFrom } from '../common/request-id';
+import { isOwnedPath } from '../config/owned-paths';
 import { AccessLog } from '../logging/access-log';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { endServerSpan } from '../tracing/gateway-tracing';
@@ -123,6 +124,7 @@ export class GatewayEntry {
     lifecycle.requestStarted();
     if (lifecycle.draining) res.shouldKeepAlive = false;
     res.once('close', () => {
+      releaseSlot(ctx);
       lifecycle.requestEnded();
       this.metrics.recordRequest(req, res, ctx);
       this.accessLog.record(req, res, ctx);
@@ -134,6 +136,14 @@ export class GatewayEntry {
 
     const server = state.server;
     const url = req.url ?? '/';
+    // Load shedding, before anything else is spent on the call; own endpoints never.
+    if (!isOwnedPath(pathOf(url))) {
+      if (!lifecycle.takeSlot(server.maxConcurrentRequests)) {
+        this.metrics.shed();
+        return sendError(res, 503, 'overloaded', ctx.id, RETRY_SOON);
+      }
+      ctx.slot = lifecycle.slots;
+    }
     if (url.length > server.maxUrlLength) {
       return sendError(res, 414, 'URL is longer than the limit', ctx.id, CLOSE);
     }
@@ -280,6 +290,12 @@ export class GatewayEntry {
 }
 
 const CLOSE = { Connection: 'close' } as const;
+const RETRY_SOON = { 'Retry-After': '1' } as const;
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
 
 /** Bytes of the header block as sent (names, values, `: ` and CRLF). */
 function headerBytes(req: IncomingMessage): number {

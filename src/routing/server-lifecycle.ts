@@ -3,6 +3,7 @@ import { Server as NetServer } from 'node:net';
 
 import { Injectable } from '@nestjs/common';
 
+import type { SlotCounter } from '../common/request-context';
 import { closeAllWebSockets } from './upstream/websocket-bridge';
 
 export type Phase = 'starting' | 'ready' | 'draining';
@@ -29,6 +30,22 @@ export class ServerLifecycle {
 
   get requestsInFlight(): number {
     return this.inFlight;
+  }
+
+  /** Proxied calls between arrival and response head (server.maxConcurrentRequests). */
+  private proxied = 0;
+  /** The slot object calls hold: one, shared (no allocation per call). */
+  readonly slots: SlotCounter = { release: () => void this.proxied-- };
+
+  /** Takes a slot unless `cap` are taken (0 = no cap); false = shed the call. */
+  takeSlot(cap: number): boolean {
+    if (cap > 0 && this.proxied >= cap) return false;
+    this.proxied++;
+    return true;
+  }
+
+  get proxiedInFlight(): number {
+    return this.proxied;
   }
 
   markReady(): void {

@@ -318,6 +318,7 @@ describe('Monitoring (e2e)', () => {
         'GatewayInstanceDown',
         'GatewayRateLimitSpike',
         'GatewayRateLimitStoreErrors',
+        'GatewayRequestsShed',
         'GatewayTargetDown',
       ]);
       expect(byName.get('GatewayHighErrorRate')?.for).toBe('5m');

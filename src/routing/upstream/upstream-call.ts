@@ -1,6 +1,6 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 
-import { contextOf } from '../../common/request-context';
+import { contextOf, releaseSlot } from '../../common/request-context';
 import { prepareClientHeaders } from './forwarded-headers';
 import { type FailureKind, UpstreamFailure } from './upstream-failure';
 import type { ProxyListener } from './upstream-target';
@@ -88,6 +88,7 @@ export class UpstreamCall implements ProxyListener {
   onResponse(proxyRes: IncomingMessage): void {
     this.clearTimer();
     const ctx = contextOf(this.req);
+    releaseSlot(ctx);
     if (ctx) ctx.upstreamMs = Number(process.hrtime.bigint() - this.startedAt) / 1e6;
     prepareClientHeaders(proxyRes.headers, this.options.corsOwned);
     // CORS set `Vary: Origin` already; the backend's Vary must add to it, not replace it.

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import WebSocket, { WebSocketServer } from 'ws';
 
-import { contextOf } from '../../common/request-context';
+import { contextOf, releaseSlot } from '../../common/request-context';
 import { UpstreamFailure } from './upstream-failure';
 import type { UpstreamTarget } from './upstream-target';
 
@@ -139,6 +139,7 @@ export function bridgeWebSocket(
       up.socket.off('close', onClientGone);
       (req as Carrier)[UPSTREAM] = upstream;
       res.statusCode = 101; // for the access log and the metrics of this call
+      releaseSlot(ctx); // an upgraded WebSocket holds no concurrency slot
       // The handshake is checked on the headers as the client sent them.
       Object.assign(req.headers, up.handshake);
       server.handleUpgrade(req, up.socket, up.head, (client) => {
