@@ -80,6 +80,7 @@ describe('loadConfig', () => {
           clientHeadersTimeoutMs: 10_000,
           clientRequestTimeoutMs: 300_000,
           keepAliveTimeoutMs: 65_000,
+          maxConcurrentRequests: 1000,
           maxHeaderSize: 16_384,
           maxUrlLength: 8192,
           ambiguousPaths: 'keep',
