@@ -1,6 +1,8 @@
 // The bench's upstream: as cheap as a Node HTTP server gets, so the numbers measure the proxy.
 import http from 'node:http';
 
+import { WebSocketServer } from 'ws';
+
 const BODY = Buffer.from(
   JSON.stringify({
     ok: true,
@@ -21,4 +23,11 @@ const server = http.createServer((req, res) => {
   res.writeHead(200, HEADERS);
   res.end(BODY);
 });
+// The websocket scenario: every message echoed as it came.
+const echo = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+server.on('upgrade', (req, socket, head) =>
+  echo.handleUpgrade(req, socket, head, (ws) =>
+    ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary })),
+  ),
+);
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1');

@@ -30,4 +30,5 @@ proxy.on('error', (_err, _req, res) => {
 
 http
   .createServer((req, res) => proxy.web(req, res))
+  .on('upgrade', (req, socket, head) => proxy.ws(req, socket, head))
   .listen(Number(process.env.PORT ?? 0), '127.0.0.1');

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 
 import autocannon from 'autocannon';
 import jwt from 'jsonwebtoken';
+import WebSocket from 'ws';
 
 const ROOT = path.join(__dirname, '..', '..');
 const HOST = '127.0.0.1';
@@ -167,6 +168,8 @@ async function freePorts(count: number): Promise<number[]> {
  */
 interface ScenarioExtras {
   gatewayEnv?: Record<string, string>;
+  /** `websocket`: echo round trips over open WebSockets instead of HTTP requests. */
+  mode?: 'http' | 'websocket';
   jwt?: { secret: string; claims: Record<string, unknown> };
 }
 
@@ -232,7 +235,62 @@ function load(url: string, connections: number, duration: number): Promise<autoc
   });
 }
 
+/**
+ * The websocket mode: `connections` sockets, each sending a 64-byte message and waiting for
+ * its echo, back to back, for `duration` s. req/s = round trips per second.
+ */
+async function measureWebSocket(
+  url: string,
+  connections: number,
+  duration: number,
+): Promise<Measurement> {
+  const wsUrl = url.replace(/^http:/, 'ws:');
+  const payload = Buffer.alloc(64, 120);
+  const latencies: number[] = [];
+  let failures = 0;
+  const end = performance.now() + duration * 1000;
+  const one = async () => {
+    const ws = new WebSocket(wsUrl, { headers: requestHeaders, perMessageDeflate: false });
+    await new Promise<void>((ok, fail) => {
+      ws.once('open', () => ok());
+      ws.once('error', fail);
+    }).catch(() => {
+      failures += 1;
+    });
+    if (ws.readyState !== WebSocket.OPEN) return;
+    while (performance.now() < end) {
+      const started = performance.now();
+      const ok = await new Promise<boolean>((done) => {
+        ws.once('message', () => done(true));
+        ws.once('close', () => done(false));
+        ws.send(payload, { binary: true });
+      });
+      if (!ok) {
+        failures += 1;
+        return;
+      }
+      latencies.push(performance.now() - started);
+    }
+    ws.close();
+  };
+  await Promise.all(Array.from({ length: connections }, one));
+  assertAlive();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return {
+    reqPerSec: latencies.length / duration,
+    p50Ms: Math.round(at(0.5) * 10) / 10,
+    p99Ms: Math.round(at(0.99) * 10) / 10,
+    failures,
+    requests: latencies.length,
+  };
+}
+
+let mode: ScenarioExtras['mode'] = 'http';
+
 async function measure(url: string, options: Options): Promise<Measurement> {
+  if (mode === 'websocket') return measureWebSocket(url, options.connections, options.duration);
   const r = await load(url, options.connections, options.duration);
   assertAlive();
   return {
@@ -290,6 +348,7 @@ async function main(): Promise<void> {
   }
 
   const extras = readExtras(scenarioDir);
+  mode = extras.mode ?? 'http';
   const [backendPort, referencePort, gatewayPort] = await freePorts(3);
   const backendUrl = `http://${HOST}:${backendPort}`;
   const backend = startChild('backend', path.join(__dirname, 'backend.js'), {
@@ -337,7 +396,11 @@ async function main(): Promise<void> {
   if (options.warmup > 0) {
     for (const name of TARGETS) {
       console.error(`warming up ${name}`);
-      await load(targets[name].url, options.connections, options.warmup);
+      if (mode === 'websocket') {
+        await measureWebSocket(targets[name].url, options.connections, options.warmup);
+      } else {
+        await load(targets[name].url, options.connections, options.warmup);
+      }
       assertAlive();
     }
   }
@@ -401,7 +464,9 @@ async function main(): Promise<void> {
   }
   const mb = (kb: number | undefined) => (kb === undefined ? 'n/a' : `${fmt(kb / 1024, 1)} MB`);
   lines.push(
-    "latency: autocannon's resolution is 1 ms",
+    mode === 'websocket'
+      ? 'websocket: req/s = echo round trips per second over open sockets'
+      : "latency: autocannon's resolution is 1 ms",
     `peak RSS (VmHWM): gateway ${mb(gatewayPeakRssKb)}, reference proxy ${mb(referencePeakRssKb)}`,
   );
 
