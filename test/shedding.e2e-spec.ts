@@ -88,6 +88,17 @@ describe('Load shedding (e2e)', () => {
     ).toBe(1);
   });
 
+  it.each([
+    '/oauth/../api/echo/x',
+    '/api/gateway/%2e%2e/%2e%2e/api/echo/x',
+    '/health/../api/echo/x',
+  ])('cannot slip past the cap by dressing a proxied call as an own path: %s', async (path) => {
+    const before = echo.received.length;
+    const r = await rawRequest({ port: gw.port, path });
+    expect([503, 404, 400]).toContain(r.status);
+    expect(echo.received.length).toBe(before);
+  });
+
   it('frees the slots when the calls end, and a streamed call holds none after its head', async () => {
     for (const r of open.splice(0)) r.destroy();
     await poll(
