@@ -1,7 +1,7 @@
 // Builds and starts the gateway: shared by main.ts and the e2e tests, so tests run exactly
 // what production runs.
 import type { Server } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
+import type { Http2SecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
@@ -20,7 +20,7 @@ import { GatewayConfig } from './config/gateway-config';
 import { GATEWAY_PINO } from './logging/logging.constants';
 import { closeMetricsListener, startMetricsListener } from './metrics/metrics-listener';
 import { GatewayEntry } from './routing/gateway-entry';
-import { createTlsServer, GatewayHttpAdapter } from './routing/gateway-server';
+import { createTlsServer, GatewayHttpAdapter, http2SessionsOf } from './routing/gateway-server';
 import { ServerLifecycle } from './routing/server-lifecycle';
 import { closeAllWebSockets } from './routing/upstream/websocket-bridge';
 
@@ -119,10 +119,11 @@ export async function bootstrapGateway(
     if (metricsServer) await closeMetricsListener(metricsServer);
     if (https) {
       https.close();
-      https.closeAllConnections();
+      http2SessionsOf(https)?.destroyAll();
     }
     closeAllWebSockets();
     entry.endUpgrades();
+    http2SessionsOf(server)?.destroyAll();
     await app.close();
   };
   const lifecycle = app.get(ServerLifecycle);
@@ -172,7 +173,7 @@ async function startHttps(
   entry: GatewayEntry,
   host: string,
   port: number,
-): Promise<HttpsServer | undefined> {
+): Promise<Http2SecureServer | undefined> {
   const config = app.get(GatewayConfig);
   const tls = config.current.keys.serverTls;
   if (!tls) return undefined;

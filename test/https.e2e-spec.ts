@@ -1,8 +1,7 @@
 // The HTTPS listener (server.tls, HTTPS_PORT): HTTP/1.1 over TLS beside plain HTTP, the same
 // pipeline on both, X-Forwarded-Proto: https to the backend, the certificate replaced by a
 // reload, and a bad certificate file as a config problem. Certificates made with openssl.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,35 +12,7 @@ import { GatewayConfig } from '../src/config/gateway-config';
 import { startBackend, type TestBackend } from './support/backend';
 import { rawRequest } from './support/raw-http';
 import { startTestGateway, type TestGateway, writeConfigDir } from './support/test-gateway';
-
-/** A self-signed certificate for localhost and 127.0.0.1 with the given CN. */
-function selfSigned(dir: string, cn: string): { cert: string; key: string } {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-keyout',
-      `${cn}.key`,
-      '-out',
-      `${cn}.pem`,
-      '-subj',
-      `/CN=${cn}`,
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { cwd: dir, stdio: 'pipe' },
-  );
-  return {
-    cert: readFileSync(join(dir, `${cn}.pem`), 'utf8'),
-    key: readFileSync(join(dir, `${cn}.key`), 'utf8'),
-  };
-}
+import { selfSigned } from './support/tls';
 
 function httpsGet(
   port: number,
@@ -123,7 +94,7 @@ describe('HTTPS listener (e2e)', () => {
     expect(JSON.parse(miss.body)).toMatchObject({ statusCode: 404, error: 'Not Found' });
   });
 
-  it('offers http/1.1 by ALPN (h2 is not served yet)', async () => {
+  it('offers h2 and http/1.1 by ALPN, h2 first', async () => {
     const alpn = await new Promise<string | false>((resolve, reject) => {
       const s = connect(
         {
@@ -140,7 +111,7 @@ describe('HTTPS listener (e2e)', () => {
       );
       s.on('error', reject);
     });
-    expect(alpn).toBe('http/1.1');
+    expect(alpn).toBe('h2');
   });
 
   it('takes a new certificate with a reload', async () => {

@@ -81,6 +81,7 @@ describe('loadConfig', () => {
           clientRequestTimeoutMs: 300_000,
           keepAliveTimeoutMs: 65_000,
           maxConcurrentRequests: 1000,
+          http2Cleartext: false,
           maxHeaderSize: 16_384,
           maxUrlLength: 8192,
           ambiguousPaths: 'keep',

@@ -82,6 +82,8 @@ const serverSchema = z
         minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
       })
       .optional(),
+    /** The plain listener also accepts HTTP/2 with prior knowledge (h2c); read at start. */
+    http2Cleartext: bool().default(false),
   })
   .prefault({});
 

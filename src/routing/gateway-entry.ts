@@ -20,6 +20,7 @@ import { GatewayTracing } from '../tracing/tracing.module';
 import { unmapIPv4 } from './client-address';
 import { isPreflight } from './cors-policy';
 import { GatewayRoutes, type RoutingState } from './gateway-routes';
+import { adaptHttp2, expressView, isHttp2 } from './http2-compat';
 import { PluginSteps } from './plugin-steps';
 import { ProxyController } from './proxy.controller';
 import { resolveRoute } from './route-resolution';
@@ -131,10 +132,16 @@ export class GatewayEntry {
       if (ctx.span) this.endSpan(req, res, ctx);
     });
 
+    // HTTP/2: the stream's headers without pseudo-headers, `:authority` as Host (before
+    // anything reads a header); a stream that cannot be a request of ours is 400.
+    const h2 = isHttp2(req);
+    const malformed = h2 ? adaptHttp2(req, res) : undefined;
+
     const peer = unmapIPv4(req.socket.remoteAddress ?? '');
     ctx.clientIp = state.clientAddress.clientIp(peer, req.headers['x-forwarded-for']);
 
     const server = state.server;
+    if (malformed) return sendError(res, 400, malformed, ctx.id);
     const url = req.url ?? '/';
     // Load shedding, before anything else is spent on the call; own endpoints never.
     if (!isOwnedPath(pathOf(url))) {
@@ -181,7 +188,8 @@ export class GatewayEntry {
     if (found.kind === 'own') {
       if (ctx.upgrade) return sendError(res, 400, 'no upgrade on this endpoint', ctx.id, CLOSE);
       ctx.ownEndpoint = true;
-      (this.express as Handler)(req, res);
+      if (isHttp2(req)) (this.express as Handler)(...expressView(req, res));
+      else (this.express as Handler)(req, res);
       return;
     }
     // Tracing on: a SERVER span per proxied call (unmatched ones included).
@@ -297,10 +305,16 @@ function pathOf(url: string): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
-/** Bytes of the header block as sent (names, values, `: ` and CRLF). */
+/**
+ * Bytes of the header block as sent (names, values, `: ` and CRLF); over HTTP/2 the same
+ * sum over the fields without pseudo-headers (the URL has its own limit).
+ */
 function headerBytes(req: IncomingMessage): number {
   const raw = req.rawHeaders;
   let n = 0;
-  for (let i = 0; i < raw.length; i++) n += raw[i].length + 2;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].charCodeAt(0) === 58) continue; // an HTTP/2 pseudo-header (:path, ...)
+    n += raw[i].length + raw[i + 1].length + 4;
+  }
   return n;
 }

@@ -99,10 +99,13 @@ export class UpstreamCall implements ProxyListener {
     // to close, or the gateway is draining (requests that arrive while it drains have
     // shouldKeepAlive cleared; one that was already in flight sees its server no longer
     // listening).
-    const server = (this.req.socket as { server?: { listening?: boolean } }).server;
-    const keep = this.res.shouldKeepAlive && server?.listening !== false;
-    if (!keep) this.res.shouldKeepAlive = false;
-    proxyRes.headers.connection = keep ? 'keep-alive' : 'close';
+    // (HTTP/2 has no Connection field: its session ends with a GOAWAY when draining.)
+    if (this.req.httpVersionMajor !== 2) {
+      const server = (this.req.socket as { server?: { listening?: boolean } }).server;
+      const keep = this.res.shouldKeepAlive && server?.listening !== false;
+      if (!keep) this.res.shouldKeepAlive = false;
+      proxyRes.headers.connection = keep ? 'keep-alive' : 'close';
+    }
     if (this.tooLarge) {
       // The backend answered before the body passed the limit... but it did pass it.
       this.res.destroy();
