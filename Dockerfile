@@ -42,7 +42,7 @@ COPY config ./config
 # The base image's unprivileged user (uid 65532); the files above stay root-owned and
 # read-only to it.
 USER nonroot
-EXPOSE 8080 9464
+EXPOSE 8080 8081 9464
 # Liveness through node itself: there is no shell, curl or wget.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["/nodejs/bin/node", "-e", "require('http').get('http://127.0.0.1:'+(process.env.PORT||8080)+'/health',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"]

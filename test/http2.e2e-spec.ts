@@ -488,6 +488,66 @@ describe('HTTP/2 (e2e)', () => {
   });
 });
 
+describe('h2c on the plain port: a connection that stalls before its first bytes are known (e2e)', () => {
+  let backend: TestBackend;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    backend = await startBackend({ kind: 'echo' });
+    gw = await startTestGateway({
+      gateway: [
+        'server:',
+        '  http2Cleartext: true',
+        '  clientHeadersTimeoutMs: 500',
+        'rateLimit: { enabled: false }',
+      ].join('\n'),
+      services: {
+        e: `name: e\ntargets: [{ url: "${backend.url}" }]\nroutes: [{ path: /api/e/*, rewrite: /* }]\n`,
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await backend?.close();
+  });
+
+  /** Connects, writes `bytes` (if any), then waits for the gateway to close the socket. */
+  const closedAfter = (bytes?: string) =>
+    new Promise<{ ms: number; got: number }>((resolve, reject) => {
+      const started = Date.now();
+      let got = 0;
+      const s = netConnect(gw.port, '127.0.0.1', () => {
+        if (bytes) s.write(bytes);
+      });
+      s.on('data', (c: Buffer) => (got += c.length));
+      s.on('close', () => resolve({ ms: Date.now() - started, got }));
+      s.on('error', () => undefined);
+      setTimeout(() => {
+        s.destroy();
+        reject(new Error('the gateway kept a stalled connection open for 5 s'));
+      }, 5000).unref();
+    });
+
+  it('closes a connection that sends nothing, after clientHeadersTimeoutMs', async () => {
+    const r = await closedAfter();
+    expect(r.ms).toBeGreaterThanOrEqual(400);
+    expect(r.ms).toBeLessThan(2500);
+    expect(r.got).toBe(0);
+  });
+
+  it('closes a connection that stops inside the HTTP/2 preface, after clientHeadersTimeoutMs', async () => {
+    const r = await closedAfter('PRI * HTTP/2.0\r\n');
+    expect(r.ms).toBeGreaterThanOrEqual(400);
+    expect(r.ms).toBeLessThan(2500);
+    expect(r.got).toBe(0);
+    // Nothing of it reached a backend, and the listener still serves.
+    expect(backend.received).toHaveLength(0);
+    expect((await rawRequest({ port: gw.port, path: '/api/e/after' })).status).toBe(200);
+    expect(backend.received.map((r) => r.url)).toEqual(['/after']);
+  });
+});
+
 /** An HTTP/2 SETTINGS frame with no settings (RFC 9113 §6.5). */
 const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
 

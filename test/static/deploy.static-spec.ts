@@ -21,6 +21,7 @@ import { dirname, join, posix, resolve } from 'node:path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 
 import { loadConfig } from '../../src/config/config-loader';
+import { selfSigned } from '../support/tls';
 
 const ROOT = resolve(__dirname, '../..');
 const read = (file: string): string => readFileSync(join(ROOT, file), 'utf8');
@@ -163,6 +164,7 @@ interface ComposeService {
   volumes?: string[];
   healthcheck?: Healthcheck;
   depends_on?: Record<string, { condition?: string }> | string[];
+  restart?: string;
 }
 interface Compose {
   services: Record<string, ComposeService>;
@@ -204,7 +206,7 @@ interface Volume {
   name: string;
   emptyDir?: Record<string, unknown>;
   configMap?: ConfigMapProjection;
-  projected?: { sources: { configMap?: ConfigMapProjection; secret?: unknown }[] };
+  projected?: { sources: { configMap?: ConfigMapProjection; secret?: ConfigMapProjection }[] };
 }
 interface EnvVar {
   name: string;
@@ -385,7 +387,7 @@ describe('Deployment artefacts (e2e)', () => {
       expect(user).toBeDefined();
       expect(['root', '0', '0:0']).not.toContain(user);
       expect(user).toBe('nonroot');
-      expect(last('EXPOSE')?.args.split(/\s+/)).toEqual(['8080', '9464']);
+      expect(last('EXPOSE')?.args.split(/\s+/)).toEqual(['8080', '8081', '9464']);
     });
 
     it('starts node itself in exec form on the file `npm start` runs, built from src/main.ts', () => {
@@ -441,12 +443,18 @@ describe('Deployment artefacts (e2e)', () => {
     it('runs the gateway, the demo backends, Redis, Prometheus and Grafana', () => {
       for (const n of ['gateway', 'redis', 'prometheus', 'grafana']) expect(names).toContain(n);
       expect(gateway.ports).toContain('8080:8080');
+      expect(gateway.ports).toContain('8081:8081');
+      expect(environment(gateway).HTTPS_PORT).toBe('8081');
       expect(services.prometheus.ports).toContain('9090:9090');
       expect(services.grafana.ports).toContain('3000:3000');
     });
 
+    // A one-shot service (restart "no": the certificate maker) runs to its end instead.
+    const oneShot = (s: ComposeService) => s.restart === 'no';
+
     it('gives every service a health check', () => {
       for (const [name, s] of Object.entries(services)) {
+        if (oneShot(s)) continue;
         expect({ name, test: s.healthcheck?.test }).toEqual({ name, test: expect.anything() });
       }
     });
@@ -461,7 +469,9 @@ describe('Deployment artefacts (e2e)', () => {
           expect({ name, dep, condition: how.condition }).toEqual({
             name,
             dep,
-            condition: 'service_healthy',
+            condition: oneShot(services[dep])
+              ? 'service_completed_successfully'
+              : 'service_healthy',
           });
         }
       }
@@ -534,6 +544,61 @@ describe('Deployment artefacts (e2e)', () => {
             exists: true,
           });
         }
+      }
+    });
+
+    it('serves HTTPS with the shipped config plus server.tls, the certificate made by `certs`', () => {
+      const mounted = (gateway.volumes ?? []).map((v) => v.split(':'));
+      const file = mounted.find(([, target]) => target === '/app/config/gateway.yaml')?.[0];
+      expect(file).toBe('./deploy/compose/gateway.yaml');
+      const shipped = parseYaml(read('config/gateway.yaml')) as { server: { tls?: unknown } };
+      shipped.server.tls = { certFile: 'tls/cert.pem', keyFile: 'tls/key.pem' };
+      expect(parseYaml(read(file ?? ''))).toEqual(shipped);
+      // The certs service's volume is the one mounted at /app/config/tls, read-only.
+      const volume = mounted.find(([, target]) => target === '/app/config/tls');
+      expect(volume?.[2]).toBe('ro');
+      const certs = services.certs;
+      expect(oneShot(certs)).toBe(true);
+      expect(certs.volumes).toEqual([`${volume?.[0]}:/tls`]);
+
+      // Run its script here, /tls a temporary folder, apk and chown stand-ins (openssl is
+      // real), then load the compose config with what it made.
+      const dir = mkdtempSync(join(tmpdir(), 'gw-compose-'));
+      try {
+        const bin = join(dir, 'bin');
+        const tls = join(dir, 'config', 'tls');
+        mkdirSync(bin);
+        mkdirSync(tls, { recursive: true });
+        for (const tool of ['apk', 'chown']) {
+          writeFileSync(join(bin, tool), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+        }
+        const [shell, flags, script] = Array.isArray(certs.command) ? certs.command : [];
+        expect([shell, flags]).toEqual(['sh', '-ec']);
+        const run = () =>
+          spawnSync(shell, [flags, script.replaceAll('/tls/', `${tls}/`)], {
+            env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
+            encoding: 'utf8',
+          });
+        const first = run();
+        expect({ status: first.status, error: first.stderr.includes('error') }).toEqual({
+          status: 0,
+          error: false,
+        });
+        const made = readFileSync(join(tls, 'cert.pem'), 'utf8');
+        expect(made).toMatch(/^-----BEGIN CERTIFICATE-----/);
+        // A second `up` keeps the certificate it made.
+        expect(run().status).toBe(0);
+        expect(readFileSync(join(tls, 'cert.pem'), 'utf8')).toBe(made);
+
+        writeFileSync(join(dir, 'config', 'gateway.yaml'), read(file ?? ''));
+        const loaded = loadConfig(join(dir, 'config'), {
+          JWT_SECRET: 'placeholder-secret-value-0123456789abcdef',
+        });
+        if (!loaded.ok)
+          throw new Error(`compose config is invalid:\n${loaded.problems.join('\n')}`);
+        expect(loaded.snapshot.gateway.server.tls).toBeDefined();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
     });
 
@@ -641,7 +706,7 @@ describe('Deployment artefacts (e2e)', () => {
       },
     );
 
-    it('leaves the replica count to the HPA and runs a versioned image, http 8080 and metrics 9464', () => {
+    it('leaves the replica count to the HPA and runs a versioned image, http 8080, https 8081, metrics 9464', () => {
       expect(deployment.spec?.replicas).toBeUndefined();
       expect(pod.containers).toHaveLength(1);
       const version = (JSON.parse(read('package.json')) as { version: string }).version;
@@ -652,9 +717,11 @@ describe('Deployment artefacts (e2e)', () => {
       expect(k.images).toEqual([{ name: 'api-gateway', newTag: version }]);
       expect(container.ports?.map((p) => [p.name, p.containerPort])).toEqual([
         ['http', 8080],
+        ['https', 8081],
         ['metrics', 9464],
       ]);
       expect(container.env?.find((e) => e.name === 'METRICS_PORT')?.value).toBe('9464');
+      expect(container.env?.find((e) => e.name === 'HTTPS_PORT')?.value).toBe('8081');
       expect(selects(matchLabels(deployment), podLabels)).toBe(true);
       const compose = parseYaml(read('docker-compose.yml')) as Compose;
       expect(compose.services.gateway.image).toBe(container.image);
@@ -737,6 +804,22 @@ describe('Deployment artefacts (e2e)', () => {
       }
     });
 
+    it("projects the Ingress's TLS Secret where server.tls reads its certificate", () => {
+      const mount = container.volumeMounts?.find((m) => m.mountPath === '/app/config');
+      const secrets = secretSources(pod, mount?.name ?? '');
+      const ingress = one('Ingress', 'api-gateway') as Manifest & {
+        spec: { tls: { secretName: string }[] };
+      };
+      expect(secrets.map((s) => s.name)).toEqual([ingress.spec.tls[0].secretName]);
+      const tls = (parseYaml(gatewayYaml) as { server: { tls: Record<string, string> } }).server
+        .tls;
+      // The keys of a kubernetes.io/tls Secret, at the paths the config names.
+      expect(secrets[0].items).toEqual([
+        { key: 'tls.crt', path: tls.certFile },
+        { key: 'tls.key', path: tls.keyFile },
+      ]);
+    });
+
     it("loads the mounted files with the gateway's own config loader", () => {
       const dir = mkdtempSync(join(tmpdir(), 'gw-deploy-'));
       try {
@@ -746,6 +829,16 @@ describe('Deployment artefacts (e2e)', () => {
             const file = join(dir, ...item.path.split(posix.sep));
             mkdirSync(dirname(file), { recursive: true });
             writeFileSync(file, configMaps.get(src.name)?.data?.[item.key] ?? '');
+          }
+        }
+        // The TLS Secret's files: a real certificate, as cert-manager or `kubectl create
+        // secret tls` would leave there.
+        for (const src of secretSources(pod, mount?.name ?? '')) {
+          const pair = selfSigned(dir, 'deploy');
+          for (const item of src.items ?? []) {
+            const file = join(dir, ...item.path.split(posix.sep));
+            mkdirSync(dirname(file), { recursive: true });
+            writeFileSync(file, item.key === 'tls.key' ? pair.key : pair.cert);
           }
         }
         const env: Record<string, string> = {};
@@ -768,18 +861,20 @@ describe('Deployment artefacts (e2e)', () => {
           'redis://:placeholder-secret-value-0123456789abcdef@redis:6379',
         );
         expect(loaded.snapshot.gateway.server.trustProxy).toEqual(['10.0.0.0/8']);
+        expect(loaded.snapshot.gateway.server.tls).toBeDefined();
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     });
 
-    it('carries the shipped config/ (only rateLimit.store and server.trustProxy differ)', () => {
+    it('carries the shipped config/ (only rateLimit.store, server.trustProxy and server.tls differ)', () => {
       const shipped = parseYaml(read('config/gateway.yaml')) as {
         rateLimit: { store?: string };
-        server: { trustProxy?: unknown };
+        server: { trustProxy?: unknown; tls?: unknown };
       };
       shipped.rateLimit.store = 'redis';
       shipped.server.trustProxy = ['10.0.0.0/8'];
+      shipped.server.tls = { certFile: 'tls/cert.pem', keyFile: 'tls/key.pem' };
       expect(parseYaml(gatewayYaml)).toEqual(shipped);
       const services = configMaps.get('gateway-services')?.data ?? {};
       const shippedFiles = readdirSync(join(ROOT, 'config', 'services')).sort();
@@ -789,14 +884,14 @@ describe('Deployment artefacts (e2e)', () => {
       }
     });
 
-    it('exposes the pods through a ClusterIP Service, port 80 to 8080', () => {
+    it('exposes the pods through a ClusterIP Service, port 80 to 8080 and 443 to 8081', () => {
       const svc = one('Service', 'api-gateway');
       expect(svc.spec?.type ?? 'ClusterIP').toBe('ClusterIP');
       expect(selects(serviceSelector(svc), podLabels)).toBe(true);
-      expect(svc.spec?.ports).toHaveLength(1);
-      const port = svc.spec?.ports?.[0];
-      expect(port?.port).toBe(80);
-      expect(resolvePort(port?.targetPort, container)).toBe(8080);
+      expect(svc.spec?.ports?.map((p) => [p.port, resolvePort(p.targetPort, container)])).toEqual([
+        [80, 8080],
+        [443, 8081],
+      ]);
     });
 
     it('scales the Deployment on 70% CPU from 3 to 10 pods', () => {
@@ -920,7 +1015,10 @@ describe('Deployment artefacts (e2e)', () => {
       const backends = ingress.spec.rules.flatMap((r) => r.http.paths.map((p) => p.backend));
       expect(backends).toEqual([{ service: { name: 'api-gateway', port: { name: 'http' } } }]);
       const svc = one('Service', 'api-gateway');
-      expect(svc.spec?.ports?.map((p) => resolvePort(p.targetPort, container))).toEqual([8080]);
+      // Neither of the Service's ports is the metrics port.
+      expect(svc.spec?.ports?.map((p) => resolvePort(p.targetPort, container))).toEqual([
+        8080, 8081,
+      ]);
       // With METRICS_PORT set, the http port answers /metrics with a 404 (metrics e2e spec).
       expect(container.env?.some((e) => e.name === 'METRICS_PORT')).toBe(true);
       const settings = parseYaml(gatewayYaml) as { server: { trustProxy: unknown } };
@@ -954,6 +1052,11 @@ async function expectHealthCheck(
   const port = portOf(gone);
   await close(gone);
   expect(await runCheck(argv, env(port))).toBe(1);
+}
+
+function secretSources(pod: PodSpec, volumeName: string): ConfigMapProjection[] {
+  const volume = pod.volumes?.find((v) => v.name === volumeName);
+  return (volume?.projected?.sources ?? []).flatMap((s) => (s.secret ? [s.secret] : []));
 }
 
 function configSources(pod: PodSpec, volumeName: string): ConfigMapProjection[] {

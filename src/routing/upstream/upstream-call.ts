@@ -1,6 +1,7 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 
 import { contextOf, releaseSlot } from '../../common/request-context';
+import { isHttp2 } from '../http2-compat';
 import { prepareClientHeaders } from './forwarded-headers';
 import { type FailureKind, UpstreamFailure } from './upstream-failure';
 import type { ProxyListener } from './upstream-target';
@@ -100,7 +101,7 @@ export class UpstreamCall implements ProxyListener {
     // shouldKeepAlive cleared; one that was already in flight sees its server no longer
     // listening).
     // (HTTP/2 has no Connection field: its session ends with a GOAWAY when draining.)
-    if (this.req.httpVersionMajor !== 2) {
+    if (!isHttp2(this.req)) {
       const server = (this.req.socket as { server?: { listening?: boolean } }).server;
       const keep = this.res.shouldKeepAlive && server?.listening !== false;
       if (!keep) this.res.shouldKeepAlive = false;
