@@ -1,15 +1,24 @@
 // `npm run bench -- [scenario] [--duration s] [--connections n] [--rounds n] [--warmup s] [--log-level l]`:
 // the gateway against the backend hit directly and against a bare http-proxy, in interleaved
 // rounds so that drift on the machine (thermal, other load) hits all three alike.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import autocannon from 'autocannon';
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 
@@ -83,7 +92,8 @@ function parseOptions(argv: string[]): Options {
 }
 
 const children: Child[] = [];
-let running: autocannon.Instance | undefined;
+/** The load generator running now (wrk or h2load), stopped on an interrupt. */
+let running: ChildProcess | undefined;
 let stopping = false;
 
 function startChild(
@@ -168,8 +178,12 @@ async function freePorts(count: number): Promise<number[]> {
  */
 interface ScenarioExtras {
   gatewayEnv?: Record<string, string>;
-  /** `websocket`: echo round trips over open WebSockets instead of HTTP requests. */
-  mode?: 'http' | 'websocket';
+  /**
+   * `websocket`: echo round trips over open WebSockets instead of HTTP requests. `http2`: the
+   * gateway over HTTPS with HTTP/2 (h2load, 10 streams per connection, connections / 10
+   * connections: the same requests in flight), direct and reference over HTTP/1.1 as usual.
+   */
+  mode?: 'http' | 'websocket' | 'http2';
   jwt?: { secret: string; claims: Record<string, unknown> };
 }
 
@@ -225,14 +239,132 @@ async function waitUntilAnswers(child: Child, port: number, urlPath: string): Pr
   }
 }
 
-function load(url: string, connections: number, duration: number): Promise<autocannon.Result> {
+/**
+ * How one target is loaded. HTTP/1.1: wrk (C, its own process, so the load generator costs
+ * the 2-core machine little and the same for every target), `connections` keep-alive
+ * connections. HTTP/2: h2load over TLS, `streams` concurrent streams on each connection.
+ */
+interface LoadSpec {
+  url: string;
+  tool: 'wrk' | 'h2load';
+  connections: number;
+  /** h2load: concurrent streams per connection (HTTP/2 multiplexing). */
+  streams?: number;
+}
+
+function tool(name: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    running = autocannon({ url, connections, duration, headers: requestHeaders }, (err, result) => {
+    const proc = spawn(name, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    running = proc;
+    let out = '';
+    proc.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    proc.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    proc.once('error', (err) => reject(new Error(`${name}: ${err.message}`)));
+    proc.once('close', (code) => {
       running = undefined;
-      if (err) reject(err);
-      else resolve(result);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${name} exited with ${code}:\n${out.slice(-2000)}`));
     });
   });
+}
+
+const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
+
+/** wrk's `--latency` figures (`1.23ms`, `850.00us`, `1.02s`) in ms. */
+function wrkMs(text: string, label: string): number {
+  const m = new RegExp(`^\\s*${label}\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(text);
+  if (!m) throw new Error(`wrk output without ${label}:\n${text.slice(-2000)}`);
+  return Number(m[1]) * UNIT_MS[m[2]];
+}
+
+const wrkCount = (text: string, re: RegExp) =>
+  [...text.matchAll(re)].reduce((sum, m) => sum + Number(m[1]), 0);
+
+async function loadWrk(spec: LoadSpec, duration: number): Promise<Measurement> {
+  const headers = Object.entries(requestHeaders).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  // Two threads (fewer when fewer connections): the load generator shares the machine's
+  // cores with the target, and costs every target alike.
+  const threads = Math.max(1, Math.min(2, spec.connections));
+  const out = await tool('wrk', [
+    '-t',
+    String(threads),
+    '-c',
+    String(spec.connections),
+    '-d',
+    `${duration}s`,
+    '--timeout',
+    '5s',
+    '--latency',
+    ...headers,
+    spec.url,
+  ]);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+  const reqPerSec = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  if (!Number.isFinite(requests) || !Number.isFinite(reqPerSec)) {
+    throw new Error(`unexpected wrk output:\n${out.slice(-2000)}`);
+  }
+  const socketErrors = wrkCount(out, /(?:connect|read|write|timeout) (\d+)/g);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  return {
+    reqPerSec,
+    p50Ms: wrkMs(out, '50%'),
+    p99Ms: wrkMs(out, '99%'),
+    failures: socketErrors + non2xx,
+    requests,
+  };
+}
+
+async function loadH2(spec: LoadSpec, duration: number): Promise<Measurement> {
+  const headers = Object.entries(requestHeaders).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-h2load-'));
+  const log = path.join(dir, 'requests.tsv');
+  try {
+    const out = await tool('h2load', [
+      '-c',
+      String(spec.connections),
+      '-m',
+      String(spec.streams ?? 1),
+      '-D',
+      String(duration),
+      '--log-file',
+      log,
+      ...(spec.url.startsWith('http:') ? ['--h1'] : []),
+      ...headers,
+      spec.url,
+    ]);
+    // One line per request: start (µs since the epoch), status, time to the end of the
+    // response (µs). Percentiles from it; h2load itself prints only mean and sd.
+    const durations: number[] = [];
+    let failures = 0;
+    for (const line of readFileSync(log, 'utf8').split('\n')) {
+      const [, status, us] = line.split('\t');
+      if (us === undefined) continue;
+      durations.push(Number(us) / 1000);
+      if (!/^2\d\d$/.test(status)) failures += 1;
+    }
+    const m =
+      /requests: (\d+) total, \d+ started, (\d+) done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
+        out,
+      );
+    if (!m) throw new Error(`unexpected h2load output:\n${out.slice(-2000)}`);
+    durations.sort((a, b) => a - b);
+    const at = (q: number) =>
+      durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0;
+    const done = Number(m[2]);
+    return {
+      reqPerSec: done / duration,
+      p50Ms: Math.round(at(0.5) * 10) / 10,
+      p99Ms: Math.round(at(0.99) * 10) / 10,
+      failures: Math.max(failures, Number(m[3]) + Number(m[4]) + Number(m[5])),
+      requests: done,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function load(spec: LoadSpec, duration: number): Promise<Measurement> {
+  return spec.tool === 'h2load' ? loadH2(spec, duration) : loadWrk(spec, duration);
 }
 
 /**
@@ -289,17 +421,54 @@ async function measureWebSocket(
 
 let mode: ScenarioExtras['mode'] = 'http';
 
-async function measure(url: string, options: Options): Promise<Measurement> {
-  if (mode === 'websocket') return measureWebSocket(url, options.connections, options.duration);
-  const r = await load(url, options.connections, options.duration);
+async function measure(spec: LoadSpec, options: Options): Promise<Measurement> {
+  if (mode === 'websocket') {
+    return measureWebSocket(spec.url, options.connections, options.duration);
+  }
+  const m = await load(spec, options.duration);
   assertAlive();
-  return {
-    reqPerSec: r.requests.average,
-    p50Ms: r.latency.p50,
-    p99Ms: r.latency.p99,
-    failures: r.non2xx + r.errors + r.timeouts,
-    requests: r.requests.total,
-  };
+  return m;
+}
+
+/** The tools the run needs, each found or the run stops with how to install it. */
+function requireTools(names: string[]): void {
+  for (const name of names) {
+    const found = spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+    if (!found) {
+      throw new Error(
+        `${name} is not installed: run bench/install-tools.sh (Debian: wrk, nghttp2-client)`,
+      );
+    }
+  }
+}
+
+/** A copy of the scenario folder with a self-signed certificate in tls/ (the http2 mode). */
+function withCertificate(scenarioDir: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-tls-'));
+  cpSync(scenarioDir, dir, { recursive: true });
+  mkdirSync(path.join(dir, 'tls'));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      path.join(dir, 'tls', 'key.pem'),
+      '-out',
+      path.join(dir, 'tls', 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
+  return dir;
 }
 
 function median(values: readonly number[]): number {
@@ -349,7 +518,12 @@ async function main(): Promise<void> {
 
   const extras = readExtras(scenarioDir);
   mode = extras.mode ?? 'http';
-  const [backendPort, referencePort, gatewayPort] = await freePorts(3);
+  requireTools(mode === 'http2' ? ['h2load', 'openssl'] : mode === 'http' ? ['wrk'] : []);
+  const configDir = mode === 'http2' ? withCertificate(scenarioDir) : scenarioDir;
+  if (configDir !== scenarioDir) {
+    process.on('exit', () => rmSync(configDir, { recursive: true, force: true }));
+  }
+  const [backendPort, referencePort, gatewayPort, httpsPort] = await freePorts(4);
   const backendUrl = `http://${HOST}:${backendPort}`;
   const backend = startChild('backend', path.join(__dirname, 'backend.js'), {
     PORT: String(backendPort),
@@ -363,8 +537,9 @@ async function main(): Promise<void> {
     path.join(__dirname, '..', 'src', 'main.js'),
     {
       PORT: String(gatewayPort),
+      HTTPS_PORT: String(httpsPort),
       HOST,
-      GATEWAY_CONFIG_DIR: scenarioDir,
+      GATEWAY_CONFIG_DIR: configDir,
       BENCH_TARGET: backendUrl,
       LOG_LEVEL: options.logLevel,
       // ${BENCH_TARGET} in a scenario's gatewayEnv is the backend's URL, as in its files.
@@ -378,15 +553,31 @@ async function main(): Promise<void> {
     true,
   );
 
-  const targets: Record<TargetName, { child: Child; url: string }> = {
-    direct: { child: backend, url: `${backendUrl}/x` },
-    reference: { child: reference, url: `http://${HOST}:${referencePort}/bench/x` },
-    gateway: { child: gateway, url: `http://${HOST}:${gatewayPort}/bench/x` },
+  const h1 = (url: string): LoadSpec => ({ url, tool: 'wrk', connections: options.connections });
+  const targets: Record<TargetName, { child: Child; spec: LoadSpec; plainPort: number }> = {
+    direct: { child: backend, spec: h1(`${backendUrl}/x`), plainPort: backendPort },
+    reference: {
+      child: reference,
+      spec: h1(`http://${HOST}:${referencePort}/bench/x`),
+      plainPort: referencePort,
+    },
+    gateway: {
+      child: gateway,
+      spec:
+        mode === 'http2'
+          ? {
+              url: `https://${HOST}:${httpsPort}/bench/x`,
+              tool: 'h2load',
+              connections: Math.max(1, Math.ceil(options.connections / 10)),
+              streams: 10,
+            }
+          : h1(`http://${HOST}:${gatewayPort}/bench/x`),
+      plainPort: gatewayPort,
+    },
   };
   for (const name of TARGETS) {
-    const { child, url } = targets[name];
-    const { port, pathname } = new URL(url);
-    await waitUntilAnswers(child, Number(port), pathname);
+    const { child, plainPort } = targets[name];
+    await waitUntilAnswers(child, plainPort, name === 'direct' ? '/x' : '/bench/x');
   }
 
   const setup =
@@ -397,9 +588,9 @@ async function main(): Promise<void> {
     for (const name of TARGETS) {
       console.error(`warming up ${name}`);
       if (mode === 'websocket') {
-        await measureWebSocket(targets[name].url, options.connections, options.warmup);
+        await measureWebSocket(targets[name].spec.url, options.connections, options.warmup);
       } else {
-        await load(targets[name].url, options.connections, options.warmup);
+        await load(targets[name].spec, options.warmup);
       }
       assertAlive();
     }
@@ -408,7 +599,7 @@ async function main(): Promise<void> {
   const rounds: Round[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     const run = async (name: TargetName) => {
-      const m = await measure(targets[name].url, options);
+      const m = await measure(targets[name].spec, options);
       console.error(row(`${round}/${options.rounds}`, name, m));
       return m;
     };
@@ -466,7 +657,9 @@ async function main(): Promise<void> {
   lines.push(
     mode === 'websocket'
       ? 'websocket: req/s = echo round trips per second over open sockets'
-      : "latency: autocannon's resolution is 1 ms",
+      : mode === 'http2'
+        ? `gateway: HTTP/2 over TLS (h2load, ${targets.gateway.spec.connections} connections x 10 streams); direct and reference: HTTP/1.1 (wrk)`
+        : 'load: wrk (HTTP/1.1, keep-alive)',
     `peak RSS (VmHWM): gateway ${mb(gatewayPeakRssKb)}, reference proxy ${mb(referencePeakRssKb)}`,
   );
 
@@ -495,7 +688,7 @@ async function main(): Promise<void> {
 function interrupt(signal: NodeJS.Signals): void {
   if (stopping) return;
   stopping = true;
-  running?.stop();
+  running?.kill('SIGKILL');
   killChildren('SIGKILL');
   console.error(`bench: ${signal}, stopped`);
   process.exit(128 + os.constants.signals[signal]);
