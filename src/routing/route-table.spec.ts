@@ -1,3 +1,5 @@
+import fc from 'fast-check';
+
 import { findRouteConflicts } from '../common/route-pattern';
 import {
   type CompiledRoute,
@@ -316,6 +318,83 @@ describe('RouteTable', () => {
       expect(upstream({ pattern: '/*', rewrite: '/x/*' }, '/')).toBe('/x/');
       expect(upstream({ pattern: '/*', rewrite: '/x/*' }, '/a')).toBe('/x/a');
     });
+  });
+});
+
+describe('RouteTable prefix index', () => {
+  /** What lookup must answer: the first route in priority order that matches, plainly. */
+  function scan(t: RouteTable<string>, method: string, path: string): string {
+    const byPath = t.routes.filter((r) => t.matchesPattern(r, path));
+    const hit = byPath.find((r) => r.methods === null || r.methods.includes(method));
+    if (hit) return `matched ${hit.data}`;
+    if (byPath.length === 0) return 'not-found';
+    const allow = [...new Set(byPath.flatMap((r) => r.methods ?? []))].sort();
+    return `405 ${allow.join(',')}`;
+  }
+  const answer = (r: RouteLookup<string>): string =>
+    r.kind === 'matched'
+      ? `matched ${r.match.route.data}`
+      : r.kind === 'not-found'
+        ? 'not-found'
+        : `405 ${r.allow.join(',')}`;
+
+  // A small alphabet, so that patterns and paths overlap often.
+  const literal = fc.constantFrom('a', 'b', 'api', 'v1');
+  const segment = fc.oneof(literal, fc.constantFrom(':p', ':q'));
+  const pattern = fc
+    .tuple(fc.array(segment, { maxLength: 4 }), fc.boolean())
+    .map(([segs, star]) => {
+      // A parameter name appears once per pattern.
+      const seen = new Set<string>();
+      const named = segs.map((s, i) =>
+        s.startsWith(':') ? (seen.has(s) ? `${s}${i}` : (seen.add(s), s)) : s,
+      );
+      const body = named.map((s) => `/${s}`).join('');
+      return star ? `${body}/*` : body || '/';
+    });
+  const methods = fc.option(fc.subarray(['GET', 'POST', 'DELETE'], { minLength: 1 }), {
+    nil: undefined,
+  });
+  const path = fc
+    .tuple(fc.array(fc.constantFrom('a', 'b', 'api', 'v1', 'x'), { maxLength: 5 }), fc.boolean())
+    .map(([segs, slash]) => `/${segs.join('/')}${slash && segs.length > 0 ? '/' : ''}`);
+
+  it('answers every lookup as a scan of the routes in priority order would', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ pattern, methods }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.tuple(fc.constantFrom('GET', 'POST', 'PUT'), path), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        (defs, calls) => {
+          const t = table(...defs.map((d, i) => ({ ...d, data: `${i}:${d.pattern}` })));
+          for (const [method, p] of calls) {
+            expect(answer(t.lookup(method, p))).toBe(scan(t, method, p));
+            expect(t.candidates(p).map((m) => m.route.data)).toEqual(
+              t.routes.filter((r) => t.matchesPattern(r, p)).map((r) => r.data),
+            );
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('finds each of 10,000 services under /api/ and misses what no route names', () => {
+    const defs = Array.from({ length: 10_000 }, (_, i) => ({ pattern: `/api/svc${i}/*` }));
+    const t = table(...defs, { pattern: '/api/:any/health', methods: ['GET'] });
+    expect(winner(t, 'GET', '/api/svc9999/orders/1')).toBe('/api/svc9999/*');
+    expect(winner(t, 'GET', '/api/svc0')).toBe('/api/svc0/*');
+    // A literal segment beats a parameter at the same position (priority), across nodes.
+    expect(winner(t, 'GET', '/api/svc5/health')).toBe('/api/svc5/*');
+    expect(winner(t, 'GET', '/api/other/health')).toBe('/api/:any/health');
+    expect(t.lookup('POST', '/api/other/health')).toEqual({
+      kind: 'method-not-allowed',
+      allow: ['GET', 'HEAD'],
+    });
+    expect(t.lookup('GET', '/api/other/x').kind).toBe('not-found');
+    expect(t.lookup('GET', '/apix/svc1/a').kind).toBe('not-found');
   });
 });
 

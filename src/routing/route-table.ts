@@ -69,10 +69,14 @@ class Route<T> implements CompiledRoute<T> {
     this.hasParams = parsed.paramNames.size > 0;
   }
 
-  get firstLiteral(): string | undefined {
-    const first = this.parsed.segments[0];
-    if (first === undefined) return this.parsed.wildcard ? undefined : '';
-    return first.kind === 'literal' ? first.text : undefined;
+  /** The pattern's leading literal segments (`/api/orders/:id` → api, orders). */
+  get literalPrefix(): string[] {
+    const out: string[] = [];
+    for (const seg of this.parsed.segments) {
+      if (seg.kind !== 'literal') break;
+      out.push(seg.text);
+    }
+    return out;
   }
 
   allows(method: string): boolean {
@@ -135,14 +139,26 @@ class Route<T> implements CompiledRoute<T> {
   }
 }
 
+/**
+ * Routes indexed by their leading literal segments: a lookup descends one node per literal
+ * segment of the path and walks only the routes whose literal prefix is the path's, so match
+ * time depends on the routes sharing a prefix, not on how many routes there are.
+ */
+interface PrefixNode<T> {
+  readonly children: Map<string, PrefixNode<T>>;
+  /** Routes whose literal prefix ends here, in priority order. */
+  readonly routes: Route<T>[];
+}
+
+const newNode = <T>(): PrefixNode<T> => ({ children: new Map(), routes: [] });
+
 export class RouteTable<T> {
   /** In priority order. */
   readonly routes: readonly CompiledRoute<T>[];
 
   private constructor(
     private readonly compiled: readonly Route<T>[],
-    private readonly byFirstLiteral: ReadonlyMap<string, readonly Route<T>[]>,
-    private readonly dynamic: readonly Route<T>[],
+    private readonly root: PrefixNode<T>,
   ) {
     this.routes = compiled;
   }
@@ -162,46 +178,54 @@ export class RouteTable<T> {
       ({ def, pattern, rewrite }, index) =>
         new Route(def.pattern, normaliseMethods(def.methods), def.data, index, pattern, rewrite),
     );
-
-    const grouped = new Map<string, Route<T>[]>();
-    const dynamic: Route<T>[] = [];
+    // In priority order, so every node's list is too.
+    const root = newNode<T>();
     for (const route of routes) {
-      const key = route.firstLiteral;
-      if (key === undefined) dynamic.push(route);
-      else {
-        const list = grouped.get(key);
-        if (list === undefined) grouped.set(key, [route]);
-        else list.push(route);
+      let node = root;
+      for (const text of route.literalPrefix) {
+        let child = node.children.get(text);
+        if (child === undefined) node.children.set(text, (child = newNode<T>()));
+        node = child;
       }
+      node.routes.push(route);
     }
-    // Each bucket already holds the dynamic routes too, so a lookup walks one array in order.
-    const byFirstLiteral = new Map<string, readonly Route<T>[]>();
-    for (const [key, list] of grouped) {
-      byFirstLiteral.set(
-        key,
-        [...list, ...dynamic].sort((a, b) => a.index - b.index),
-      );
-    }
-    return new RouteTable(routes, byFirstLiteral, dynamic);
+    return new RouteTable(routes, root);
   }
 
   /** `path` must already be normalised. */
   lookup(method: string, path: string): RouteLookup<T> {
-    const bucket = this.bucketFor(path);
+    // The first route in priority order that matches path and method: each node's list is in
+    // priority order, so a node is walked only up to the best found so far.
+    let best: Route<T> | undefined;
     let pathMatched = false;
-    for (let i = 0; i < bucket.length; i++) {
-      const route = bucket[i];
-      if (route.walk(path, null) < 0) continue;
-      if (route.allows(method)) return { kind: 'matched', match: route.capture(path) };
-      pathMatched = true;
-    }
-    if (!pathMatched) return NOT_FOUND;
-    // Rare enough to walk the bucket again rather than collect methods on every lookup.
-    const allow = new Set<string>();
-    for (const route of bucket) {
-      if (route.methods !== null && route.walk(path, null) >= 0) {
-        for (const m of route.methods) allow.add(m);
+    const end = pathEnd(path);
+    let node = this.root;
+    let pos = 0;
+    for (;;) {
+      const list = node.routes;
+      for (let i = 0; i < list.length; i++) {
+        const route = list[i];
+        if (best !== undefined && route.index > best.index) break;
+        if (route.walk(path, null) < 0) continue;
+        if (route.allows(method)) {
+          best = route;
+          break;
+        }
+        pathMatched = true;
       }
+      if (node.children.size === 0 || pos >= end) break;
+      const stop = segmentEnd(path, pos, end);
+      const child = node.children.get(path.slice(pos + 1, stop));
+      if (child === undefined) break;
+      node = child;
+      pos = stop;
+    }
+    if (best !== undefined) return { kind: 'matched', match: best.capture(path) };
+    if (!pathMatched) return NOT_FOUND;
+    // Rare enough to walk the nodes again rather than collect methods on every lookup.
+    const allow = new Set<string>();
+    for (const route of this.pathRoutes(path)) {
+      if (route.methods !== null) for (const m of route.methods) allow.add(m);
     }
     return { kind: 'method-not-allowed', allow: [...allow].sort() };
   }
@@ -212,18 +236,25 @@ export class RouteTable<T> {
 
   /** Every route whose pattern matches `path`, in priority order. */
   candidates(path: string): RouteMatch<T>[] {
-    const matches: RouteMatch<T>[] = [];
-    for (const route of this.bucketFor(path)) {
-      if (route.walk(path, null) >= 0) matches.push(route.capture(path));
-    }
-    return matches;
+    return this.pathRoutes(path).map((route) => route.capture(path));
   }
 
-  private bucketFor(path: string): readonly Route<T>[] {
+  /** The routes whose pattern matches `path`, whatever the method, in priority order. */
+  private pathRoutes(path: string): Route<T>[] {
+    const out: Route<T>[] = [];
     const end = pathEnd(path);
-    let stop = path.indexOf('/', 1);
-    if (stop === -1 || stop > end) stop = end;
-    return this.byFirstLiteral.get(path.slice(1, stop)) ?? this.dynamic;
+    let node = this.root;
+    let pos = 0;
+    for (;;) {
+      for (const route of node.routes) if (route.walk(path, null) >= 0) out.push(route);
+      if (node.children.size === 0 || pos >= end) break;
+      const stop = segmentEnd(path, pos, end);
+      const child = node.children.get(path.slice(pos + 1, stop));
+      if (child === undefined) break;
+      node = child;
+      pos = stop;
+    }
+    return out.sort((a, b) => a.index - b.index);
   }
 
   private own(route: CompiledRoute<T>): Route<T> {
@@ -231,6 +262,12 @@ export class RouteTable<T> {
     if (mine !== route) throw new Error('route does not belong to this table');
     return mine;
   }
+}
+
+/** Where the path's segment after the slash at `pos` ends. */
+function segmentEnd(path: string, pos: number, end: number): number {
+  const stop = path.indexOf('/', pos + 1);
+  return stop === -1 || stop > end ? end : stop;
 }
 
 /** Where matching stops: a trailing slash is not a segment. */
