@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import Redis from 'ioredis';
+import type * as IoRedis from 'ioredis';
+import type Redis from 'ioredis';
 
 import { GatewayConfig } from '../config/gateway-config';
 
@@ -20,7 +21,10 @@ export class RedisConnection implements OnApplicationShutdown {
   constructor(config: GatewayConfig) {
     const url = config.current.redisUrl;
     if (!url) return;
-    this.client = new Redis(url, {
+    // Loaded only when REDIS_URL is set: a gateway without Redis never loads ioredis.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy loading
+    const { Redis: RedisClient } = require('ioredis') as typeof IoRedis;
+    this.client = new RedisClient(url, {
       enableOfflineQueue: false,
       commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
       connectTimeout: 1000,
