@@ -47,5 +47,6 @@ EXPOSE 8080 8081 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["/nodejs/bin/node", "-e", "require('http').get('http://127.0.0.1:'+(process.env.PORT||8080)+'/health',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"]
 # The base image's ENTRYPOINT is node itself (no shell in between): node is PID 1 and gets
-# SIGTERM / SIGINT itself, drains for server.shutdownTimeoutMs and exits 0.
-CMD ["dist/src/main.js"]
+# SIGTERM / SIGINT itself, drains for server.shutdownTimeoutMs and exits 0. The flag is
+# npm start's: V8's young generation sized for the gateway (docs/performance.md).
+CMD ["--max-semi-space-size=8", "dist/src/main.js"]

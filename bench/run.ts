@@ -1,4 +1,4 @@
-// `npm run bench -- [scenario] [--duration s] [--connections n] [--rounds n] [--warmup s] [--log-level l]`:
+// `npm run bench -- [scenario] [--duration s] [--connections n] [--rounds n] [--warmup s] [--log-level l] [--node-options o]`:
 // the gateway against the backend hit directly and against a bare http-proxy, in interleaved
 // rounds so that drift on the machine (thermal, other load) hits all three alike.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -38,6 +38,8 @@ interface Options {
   warmup: number;
   /** The gateway's LOG_LEVEL: info (the shipped default) writes one access line per call. */
   logLevel: string;
+  /** NODE_OPTIONS for the gateway only (e.g. `--max-semi-space-size=4`): V8 sizing trials. */
+  nodeOptions: string;
 }
 
 interface Measurement {
@@ -73,6 +75,8 @@ function parseOptions(argv: string[]): Options {
       rounds: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '3' },
       'log-level': { type: 'string', default: 'info' },
+      // npm start's and the image's flags: the bench measures what ships.
+      'node-options': { type: 'string', default: '--max-semi-space-size=8' },
     },
   });
   const int = (name: string, raw: string, min: number): number => {
@@ -88,6 +92,7 @@ function parseOptions(argv: string[]): Options {
     rounds: int('rounds', values.rounds, 1),
     warmup: int('warmup', values.warmup, 0),
     logLevel: values['log-level'],
+    nodeOptions: values['node-options'],
   };
 }
 
@@ -542,6 +547,7 @@ async function main(): Promise<void> {
       GATEWAY_CONFIG_DIR: configDir,
       BENCH_TARGET: backendUrl,
       LOG_LEVEL: options.logLevel,
+      ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}),
       // ${BENCH_TARGET} in a scenario's gatewayEnv is the backend's URL, as in its files.
       ...Object.fromEntries(
         Object.entries(extras.gatewayEnv ?? {}).map(([k, v]) => [
@@ -581,7 +587,7 @@ async function main(): Promise<void> {
   }
 
   const setup =
-    `${options.scenario}: gateway LOG_LEVEL ${options.logLevel}, ${options.connections} connections, ${options.duration} s per run, ` +
+    `${options.scenario}: gateway LOG_LEVEL ${options.logLevel}${options.nodeOptions ? `, NODE_OPTIONS ${options.nodeOptions}` : ''}, ${options.connections} connections, ${options.duration} s per run, ` +
     `${options.rounds} round(s), warm-up ${options.warmup} s`;
   console.error(setup);
   if (options.warmup > 0) {
