@@ -282,8 +282,11 @@ function wrkMs(text: string, label: string): number {
   return Number(m[1]) * UNIT_MS[m[2]];
 }
 
-const wrkCount = (text: string, re: RegExp) =>
-  [...text.matchAll(re)].reduce((sum, m) => sum + Number(m[1]), 0);
+/** wrk's `Socket errors: connect 0, read 0, write 0, timeout 12` line, summed (absent: 0). */
+function wrkSocketErrors(text: string): number {
+  const line = /^\s*Socket errors:(.*)$/m.exec(text)?.[1] ?? '';
+  return [...line.matchAll(/(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
 
 async function loadWrk(spec: LoadSpec, duration: number): Promise<Measurement> {
   const headers = Object.entries(requestHeaders).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
@@ -308,7 +311,7 @@ async function loadWrk(spec: LoadSpec, duration: number): Promise<Measurement> {
   if (!Number.isFinite(requests) || !Number.isFinite(reqPerSec)) {
     throw new Error(`unexpected wrk output:\n${out.slice(-2000)}`);
   }
-  const socketErrors = wrkCount(out, /(?:connect|read|write|timeout) (\d+)/g);
+  const socketErrors = wrkSocketErrors(out);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   return {
     reqPerSec,

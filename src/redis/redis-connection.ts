@@ -1,6 +1,5 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type * as IoRedis from 'ioredis';
-import type Redis from 'ioredis';
 
 import { GatewayConfig } from '../config/gateway-config';
 
@@ -15,7 +14,7 @@ export const REDIS_COMMAND_TIMEOUT_MS = 100;
 export class RedisConnection implements OnApplicationShutdown {
   private readonly logger = new Logger('Redis');
   /** Undefined when REDIS_URL is not set. */
-  readonly client: Redis | undefined;
+  readonly client: IoRedis.Redis | undefined;
   private wasReady = false;
 
   constructor(config: GatewayConfig) {

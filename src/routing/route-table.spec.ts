@@ -396,6 +396,15 @@ describe('RouteTable prefix index', () => {
     expect(t.lookup('GET', '/api/other/x').kind).toBe('not-found');
     expect(t.lookup('GET', '/apix/svc1/a').kind).toBe('not-found');
   });
+
+  it("keys the index by segment text only: a client's __proto__ or constructor segment is just text", () => {
+    const t = table({ pattern: '/constructor/*' }, { pattern: '/a/:x' });
+    expect(winner(t, 'GET', '/constructor/x')).toBe('/constructor/*');
+    for (const p of ['/__proto__/x', '/toString', '/hasOwnProperty/a', '/a/__proto__/b']) {
+      expect({ p, kind: t.lookup('GET', p).kind }).toEqual({ p, kind: 'not-found' });
+    }
+    expect(winner(t, 'GET', '/a/__proto__')).toBe('/a/:x');
+  });
 });
 
 describe('findRouteConflicts', () => {
