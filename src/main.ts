@@ -1,11 +1,14 @@
+import cluster from 'node:cluster';
+
+import { clusterWorkerId, tellPrimary } from './cluster/worker-channel';
 import { readStartup } from './config/startup';
-import { exitFlushed, startGateway } from './gateway';
 import { createGatewayLogger } from './logging/gateway-logger';
 import { readTracingConfig } from './tracing/gateway-tracing';
 
 async function main(): Promise<void> {
   const startup = readStartup();
   if (!startup.ok) {
+    // With GATEWAY_WORKERS > 1 the primary checks first: one report, not one per worker.
     for (const line of startup.problems) process.stderr.write(`${line}\n`);
     process.exitCode = 1;
     return;
@@ -18,6 +21,17 @@ async function main(): Promise<void> {
     return;
   }
   const logger = createGatewayLogger(startup.env);
+  if (startup.env.GATEWAY_WORKERS > 1 && cluster.isPrimary) {
+    // The primary never loads Nest (contract: Scale).
+    const { runPrimary } = await import('./cluster/primary');
+    runPrimary({
+      workers: startup.env.GATEWAY_WORKERS,
+      logger,
+      shutdownTimeoutMs: startup.snapshot.gateway.server.shutdownTimeoutMs,
+    });
+    return;
+  }
+  const { exitFlushed, startGateway } = await import('./gateway');
   try {
     await startGateway({
       snapshot: startup.snapshot,
@@ -29,6 +43,7 @@ async function main(): Promise<void> {
       httpsPort: startup.env.HTTPS_PORT,
       handleSignals: true,
     });
+    if (clusterWorkerId() !== undefined) tellPrimary('ready');
   } catch (err) {
     logger.fatal({ err }, 'gateway failed to start');
     exitFlushed(logger, 1);

@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { Controller, Get, HttpCode, Post, Query, UseInterceptors } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiOkResponse,
@@ -12,10 +12,12 @@ import { Public, RequireRoles } from '../common/access.decorators';
 import { GatewayException } from '../common/gateway.exception';
 import { ApiGatewayErrors, schemaRef } from '../common/openapi';
 import { GatewayAdminService } from './gateway-admin.service';
+import { WorkerIdHeader } from './worker-id.interceptor';
 
 /** The admin API under /api/gateway: status is public, the rest needs role admin. */
 @ApiTags('gateway')
 @Controller('api/gateway')
+@UseInterceptors(WorkerIdHeader)
 export class GatewayAdminController {
   constructor(private readonly admin: GatewayAdminService) {}
 
@@ -73,8 +75,8 @@ export class GatewayAdminController {
   @ApiOperation({ summary: 'Re-read the config folder: all or nothing (422 with the problems)' })
   @ApiOkResponse({ schema: schemaRef('ReloadResult') })
   @ApiGatewayErrors(401, 403, 422, 503)
-  reload() {
-    const r = this.admin.reload();
+  async reload() {
+    const r = await this.admin.reloadAll();
     if (!r.ok) throw new ConfigRejectedException(r.problems);
     return { revision: r.revision, changed: r.changed };
   }

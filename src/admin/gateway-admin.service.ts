@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
+import type { WorkerReload } from '../cluster/primary';
+import { answerPrimary, askPrimary, clusterWorkerId } from '../cluster/worker-channel';
 import { GatewayConfig, type ReloadResult } from '../config/gateway-config';
 import { GatewayRoutes } from '../routing/gateway-routes';
 import { resolveRoute } from '../routing/route-resolution';
@@ -30,13 +32,21 @@ export class GatewayAdminService {
     private readonly config: GatewayConfig,
     private readonly routes: GatewayRoutes,
     private readonly registry: ServiceRegistry,
-  ) {}
+  ) {
+    // GATEWAY_WORKERS > 1: the primary asks each worker to apply a reload (reloadAll).
+    answerPrimary('reload', (): WorkerReload => ({
+      worker: clusterWorkerId() ?? 0,
+      ...this.reload(),
+    }));
+  }
 
   status() {
     const s = this.config.current;
     const services = this.registry.all();
+    const worker = clusterWorkerId();
     return {
       version: this.version,
+      ...(worker === undefined ? {} : { worker }),
       uptimeSeconds: Math.floor((Date.now() - this.startedAt) / 1000),
       config: { revision: s.revision, loadedAt: s.loadedAt },
       counts: {
@@ -128,9 +138,58 @@ export class GatewayAdminService {
     }
   }
 
+  /** Reloads this process only. */
   reload(): ReloadResult {
     return this.config.reload();
   }
+
+  /**
+   * POST /api/gateway/reload: this process, or with GATEWAY_WORKERS > 1 every worker
+   * (through the primary); applied only when every worker applied the same files.
+   */
+  async reloadAll(): Promise<ReloadResult> {
+    if (clusterWorkerId() === undefined) return this.reload();
+    let results: WorkerReload[];
+    try {
+      results = await askPrimary<WorkerReload[]>('reload', undefined, RELOAD_WAIT_MS);
+    } catch (err) {
+      return { ok: false, problems: [`reload: ${(err as Error).message}`] };
+    }
+    return combineReloads(results);
+  }
+}
+
+/** How long a worker waits for every worker's reload answer (each gets 30 s). */
+const RELOAD_WAIT_MS = 35_000;
+
+/** Every worker's reload as one answer: 200 only when all applied the same revision. */
+export function combineReloads(results: readonly WorkerReload[]): ReloadResult {
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length > 0) {
+    const problems = new Set<string>();
+    for (const r of failed) for (const p of r.problems) problems.add(p);
+    const applied = results.filter((r) => r.ok).map((r) => r.worker);
+    if (applied.length > 0) {
+      problems.add(
+        `worker(s) ${applied.join(', ')} applied the new files and the others did not; fix the files and reload again`,
+      );
+    }
+    return { ok: false, problems: [...problems] };
+  }
+  const revisions = new Set(results.map((r) => (r.ok ? r.revision : '')));
+  if (revisions.size > 1) {
+    return {
+      ok: false,
+      problems: [
+        `the workers read different files (revisions ${[...revisions].join(', ')}): the folder changed during the reload; reload again`,
+      ],
+    };
+  }
+  const changed = new Set<string>();
+  for (const r of results) if (r.ok) for (const c of r.changed) changed.add(c);
+  const first = results[0];
+  if (!first?.ok) return { ok: false, problems: ['reload: no worker answered'] };
+  return { ok: true, revision: first.revision, changed: [...changed].sort() };
 }
 
 function round(n: number): number {

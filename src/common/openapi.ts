@@ -96,6 +96,7 @@ export const OPENAPI_SCHEMAS: Record<string, SchemaObject> = {
     required: ['version', 'uptimeSeconds', 'config', 'counts'],
     properties: {
       version: str,
+      worker: { ...int, description: 'the worker that answered (GATEWAY_WORKERS > 1 only)' },
       uptimeSeconds: int,
       config: {
         type: 'object',
@@ -235,7 +236,9 @@ const WHY: Record<number, string> = {
   415: 'Unsupported media type or charset',
   422: 'The new config is invalid: `problems` has one line per problem; the running one stays',
   429: 'Rate limit hit: Retry-After, X-RateLimit-* and RateLimit-* headers',
-  503: 'The token revocation store (Redis) is unreachable with onStoreError: deny',
+  503:
+    'The token revocation store (Redis) is unreachable with onStoreError: deny; at /oauth/*, ' +
+    'also too many hashed-secret checks waiting (`overloaded`, Retry-After: 1)',
 };
 
 /** Error responses in the gateway's error body. */
@@ -262,6 +265,6 @@ export function ApiOAuthForm(form: OpenApiSchemaName): MethodDecorator & ClassDe
       description: 'invalid_client: unknown client or wrong secret (a Basic challenge for Basic)',
       schema: schemaRef('OAuthError'),
     }),
-    ApiGatewayErrors(413, 415, 429),
+    ApiGatewayErrors(413, 415, 429, 503),
   );
 }

@@ -791,6 +791,33 @@ describe('loadConfig', () => {
       );
     });
 
+    it('refuses an empty HS256 secret with more than one worker', () => {
+      expect(
+        problemsOf({ 'gateway.yaml': gateway }, { GATEWAY_WORKERS: '2', REDIS_URL: '' }),
+      ).toContain(
+        "gateway.yaml: auth.jwt.secret: empty with GATEWAY_WORKERS=2: workers would not accept each other's tokens",
+      );
+      expect(snapshotOf({ 'gateway.yaml': gateway }, { GATEWAY_WORKERS: '1' }).warnings).toContain(
+        JWT_WARNING,
+      );
+    });
+
+    it('refuses the memory rate-limit store with more than one worker, in one line', () => {
+      const yaml = 'auth:\n  jwt:\n    secret: ' + 's'.repeat(32) + '\n';
+      expect(problemsOf({ 'gateway.yaml': yaml }, { GATEWAY_WORKERS: '3' })).toEqual([
+        'gateway.yaml: rateLimit.store: memory with GATEWAY_WORKERS=3: each worker would count on its own (limits would not be exact); use store redis with REDIS_URL, or one worker',
+      ]);
+      const off = yaml + 'rateLimit:\n  enabled: false\n';
+      expect(snapshotOf({ 'gateway.yaml': off }, { GATEWAY_WORKERS: '3' }).warnings).toEqual([]);
+      const redis = yaml + 'rateLimit:\n  store: redis\n';
+      expect(
+        snapshotOf(
+          { 'gateway.yaml': redis },
+          { GATEWAY_WORKERS: '3', REDIS_URL: 'redis://127.0.0.1:6379' },
+        ).warnings,
+      ).toEqual([]);
+    });
+
     it('refuses it too when only OAuth signs with HS256 (RS256-only verification)', () => {
       const yaml =
         'auth:\n  jwt:\n    algorithms: [RS256]\n    jwksUri: https://keys.example.com/jwks\n' +

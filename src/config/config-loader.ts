@@ -25,6 +25,7 @@ import {
 import { formatZodIssues } from './config-problems';
 import { type Env, substituteEnv } from './env-substitution';
 import { patternOverlapsOwnedPath } from './owned-paths';
+import { workerCount } from './runtime-env';
 
 export const GATEWAY_FILE = 'gateway.yaml';
 /** The other spelling, accepted like services/*.yml; both at once is a problem. */
@@ -144,7 +145,8 @@ function loadFiles(
   const warnings: string[] = [];
   const redisUrl = env.REDIS_URL === '' ? undefined : env.REDIS_URL;
   const keys: Mutable<ParsedKeys> = {};
-  if (gateway) checkGateway(gateway, dir, redisUrl, problems, warnings, keys);
+  const workers = workerCount(env);
+  if (gateway) checkGateway(gateway, dir, redisUrl, workers, problems, warnings, keys);
   checkServices(services, problems, warnings);
   for (let i = 0; i < services.length; i++) {
     const s = services[i];
@@ -293,6 +295,7 @@ function checkGateway(
   g: GatewaySettings,
   dir: string,
   redisUrl: string | undefined,
+  workers: number,
   problems: string[],
   warnings: string[],
   keys: Mutable<ParsedKeys>,
@@ -300,6 +303,13 @@ function checkGateway(
   const at = (key: string, what: string) => problems.push(`${GATEWAY_FILE}: ${key}: ${what}`);
   if (g.rateLimit.store === 'redis' && !redisUrl) {
     at('rateLimit.store', 'redis needs the REDIS_URL environment variable');
+  }
+  // Each worker would count on its own: a limit of 100 would let 100 × workers through.
+  if (g.rateLimit.enabled && g.rateLimit.store === 'memory' && workers > 1) {
+    at(
+      'rateLimit.store',
+      `memory with GATEWAY_WORKERS=${workers}: each worker would count on its own (limits would not be exact); use store redis with REDIS_URL, or one worker`,
+    );
   }
   const jwt = g.auth.jwt;
   if (jwt.publicKeyFile) {
@@ -313,7 +323,7 @@ function checkGateway(
   if (jwt.publicKeyFile && jwt.jwksUri) {
     at('auth.jwt.jwksUri', 'give publicKeyFile or jwksUri, not both');
   }
-  // Every process would mint and accept its own tokens. (GATEWAY_WORKERS > 1 joins this rule.)
+  // Every process would mint and accept its own tokens.
   const hmacUsed =
     jwt.algorithms.includes('HS256') ||
     (g.oauth.signing.algorithm === 'HS256' && g.oauth.clients.length > 0);
@@ -321,6 +331,11 @@ function checkGateway(
     at(
       'auth.jwt.secret',
       "empty while REDIS_URL is set: instances would not accept each other's tokens",
+    );
+  } else if (hmacUsed && !jwt.secret && workers > 1) {
+    at(
+      'auth.jwt.secret',
+      `empty with GATEWAY_WORKERS=${workers}: workers would not accept each other's tokens`,
     );
   }
   if (jwt.jwksUri && isPlainRemote(jwt.jwksUri)) {

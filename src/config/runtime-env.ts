@@ -1,6 +1,31 @@
 // The process environment the gateway reads, validated once. Nothing outside the config
 // module reads process.env.
+import { availableParallelism } from 'node:os';
+
 import { z } from 'zod';
+
+/** The most GATEWAY_WORKERS accepts: more is a typo, not a machine. */
+export const MAX_WORKERS = 64;
+
+/** GATEWAY_WORKERS: `1` (default, no primary), a whole number, or `auto` (the cores). */
+export const workersSchema = z.preprocess(
+  (v) => {
+    if (v === '' || v === undefined) return 1;
+    if (v === 'auto') return Math.min(availableParallelism(), MAX_WORKERS);
+    return typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v;
+  },
+  z
+    .number({ error: `must be a whole number from 1 to ${MAX_WORKERS}, or auto` })
+    .int()
+    .min(1, `must be a whole number from 1 to ${MAX_WORKERS}, or auto`)
+    .max(MAX_WORKERS, `must be a whole number from 1 to ${MAX_WORKERS}, or auto`),
+);
+
+/** The worker count GATEWAY_WORKERS asks for; 1 when it is unset or not valid (start-up says why). */
+export function workerCount(raw: Record<string, unknown>): number {
+  const r = workersSchema.safeParse(raw.GATEWAY_WORKERS);
+  return r.success ? r.data : 1;
+}
 
 const port = z.preprocess(
   (v) => (v === '' || v === undefined ? undefined : Number(v)),
@@ -23,6 +48,8 @@ export const runtimeEnvSchema = z
       .default('json'),
     /** The HTTPS listener's port, when server.tls is set. */
     HTTPS_PORT: port.default(8081),
+    /** Worker processes (node:cluster) on the same ports; 1 = this process serves. */
+    GATEWAY_WORKERS: workersSchema,
     /** When set, /metrics is served only on this port (same HOST), not on PORT; 0 = any. */
     METRICS_PORT: z.preprocess(
       (v) => (v === '' || v === undefined ? undefined : Number(v)),

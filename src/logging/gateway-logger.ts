@@ -1,5 +1,6 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 
+import { clusterWorkerId } from '../cluster/worker-channel';
 import type { RuntimeEnv } from '../config/runtime-env';
 
 /** Never logged, wherever they turn up in a logged object. */
@@ -24,10 +25,12 @@ export function createGatewayLogger(
   env: Pick<RuntimeEnv, 'LOG_LEVEL' | 'LOG_FORMAT'>,
   destination?: DestinationStream,
 ): Logger {
+  const worker = clusterWorkerId();
   const options = {
     level: env.LOG_LEVEL,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    base: { pid: process.pid },
+    // GATEWAY_WORKERS > 1: every line says which worker wrote it.
+    base: worker === undefined ? { pid: process.pid } : { pid: process.pid, worker },
   };
   if (destination) return pino(options, destination);
   if (env.LOG_FORMAT === 'pretty') {

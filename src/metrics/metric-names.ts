@@ -9,6 +9,7 @@ export const PLUGIN_ERRORS = 'gateway_plugin_errors_total';
 export const DISCOVERY_ERRORS = 'gateway_discovery_errors_total';
 export const WEBSOCKETS = 'gateway_websocket_connections';
 export const REQUESTS_SHED = 'gateway_requests_shed_total';
+export const WORKER_RESTARTS = 'gateway_worker_restarts_total';
 
 /** 1 ms … 10 s: where a gateway's latencies live. */
 export const LATENCY_BUCKETS = [

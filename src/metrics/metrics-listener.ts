@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 
 import { register } from 'prom-client';
 
+import { gatewayMetricsText } from '../cluster/cluster-metrics';
 import { sendError } from '../common/error-response';
 import { listenOn } from '../common/listen';
 import { requestIdFrom } from '../common/request-id';
@@ -23,7 +24,7 @@ export async function startMetricsListener(host: string, port: number): Promise<
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         return sendError(res, 405, 'method not allowed', id, { Allow: 'GET, HEAD' });
       }
-      register.metrics().then(
+      gatewayMetricsText().then(
         (text) => {
           res.writeHead(200, {
             'Content-Type': register.contentType,
@@ -33,7 +34,7 @@ export async function startMetricsListener(host: string, port: number): Promise<
           });
           res.end(req.method === 'HEAD' ? undefined : text);
         },
-        () => sendError(res, 500, 'metrics could not be collected', id),
+        () => sendError(res, 503, 'metrics could not be collected', id),
       );
     },
   );

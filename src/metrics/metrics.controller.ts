@@ -1,8 +1,17 @@
-import { Controller, Get, Header, NotFoundException, Res } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Header,
+  NotFoundException,
+  Res,
+  ServiceUnavailableException,
+} from '@nestjs/common';
 import { ApiExcludeController, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { PrometheusController } from '@willsoto/nestjs-prometheus';
 import type { Response } from 'express';
+import { register } from 'prom-client';
 
+import { answerMetricsRequests, gatewayMetricsText } from '../cluster/cluster-metrics';
 import { Public } from '../common/access.decorators';
 import { ApiGatewayErrors } from '../common/openapi';
 import { GatewayConfig } from '../config/gateway-config';
@@ -23,6 +32,7 @@ export class MetricsController extends PrometheusController {
   constructor(config: GatewayConfig) {
     super();
     this.separate = parseRuntimeEnv({ ...config.env }).METRICS_PORT !== undefined;
+    answerMetricsRequests();
   }
 
   @Get()
@@ -32,8 +42,17 @@ export class MetricsController extends PrometheusController {
     content: { 'text/plain; version=0.0.4; charset=utf-8': { schema: { type: 'string' } } },
   })
   @ApiGatewayErrors(404)
-  override index(@Res({ passthrough: true }) response: Response) {
+  override async index(@Res({ passthrough: true }) response: Response) {
     if (this.separate) throw new NotFoundException('no route');
-    return super.index(response);
+    let text: string;
+    try {
+      text = await gatewayMetricsText();
+    } catch {
+      // GATEWAY_WORKERS > 1 and a worker did not answer: no partial sums (they would read
+      // as counter resets); the scrape fails and is retried.
+      throw new ServiceUnavailableException('metrics could not be collected');
+    }
+    response.header('Content-Type', register.contentType);
+    return text;
   }
 }

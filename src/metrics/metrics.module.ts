@@ -6,6 +6,7 @@ import {
   PrometheusModule,
 } from '@willsoto/nestjs-prometheus';
 
+import { clusterWorkerId } from '../cluster/worker-channel';
 import { ensureDefaultMetrics } from './default-metrics';
 import { GatewayMetrics, targetScrapeReaders } from './gateway-metrics';
 import {
@@ -21,6 +22,7 @@ import {
   TARGET_UP,
   UPSTREAM_DURATION,
   WEBSOCKETS,
+  WORKER_RESTARTS,
 } from './metric-names';
 import { MetricsController } from './metrics.controller';
 
@@ -49,11 +51,15 @@ export const gatewayMetricProviders = [
     name: BREAKER_STATE,
     help: 'Circuit breaker state per service: 0 closed, 1 half-open, 2 open',
     labelNames: ['service'],
+    // GATEWAY_WORKERS > 1: the worst worker's state (open anywhere reads open).
+    aggregator: 'max',
   }),
   makeGaugeProvider({
     name: TARGET_UP,
     help: 'Upstream target health: 1 healthy, 0 down',
     labelNames: ['service', 'target'],
+    // GATEWAY_WORKERS > 1: down as soon as one worker sees it down.
+    aggregator: 'min',
     collect() {
       for (const read of targetScrapeReaders) read();
     },
@@ -82,6 +88,16 @@ export const gatewayMetricProviders = [
     help: 'Open WebSocket connections relayed to a service',
     labelNames: ['service'],
   }),
+  // With GATEWAY_WORKERS > 1 the primary counts restarts (cluster/primary.ts); a single
+  // process shows 0, so the alert's expression works either way.
+  ...(clusterWorkerId() === undefined
+    ? [
+        makeCounterProvider({
+          name: WORKER_RESTARTS,
+          help: 'Worker processes that died and were replaced (GATEWAY_WORKERS > 1)',
+        }),
+      ]
+    : []),
   makeCounterProvider({
     name: CONFIG_RELOADS,
     help: 'Configuration reloads by result',

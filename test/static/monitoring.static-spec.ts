@@ -307,7 +307,7 @@ describe('Monitoring (e2e)', () => {
       expect(mounts).toContainEqual(expect.stringMatching(/^\.\/monitoring\/alerts\.yml:/));
     });
 
-    it('alerts on 5xx rate, p99 latency, breakers, store errors, instances, targets, 429s, auth failures and reloads', () => {
+    it('alerts on 5xx rate, p99 latency, breakers, store errors, instances, targets, 429s, auth failures, reloads, shed calls and worker restarts', () => {
       const byName = new Map(rules.map((r) => [r.alert, r]));
       expect([...byName.keys()].sort()).toEqual([
         'GatewayAuthFailureSpike',
@@ -320,6 +320,7 @@ describe('Monitoring (e2e)', () => {
         'GatewayRateLimitStoreErrors',
         'GatewayRequestsShed',
         'GatewayTargetDown',
+        'GatewayWorkerRestarts',
       ]);
       expect(byName.get('GatewayHighErrorRate')?.for).toBe('5m');
       expect(byName.get('GatewayHighLatencyP99')?.for).toBe('10m');
