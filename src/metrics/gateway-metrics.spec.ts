@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Test } from '@nestjs/testing';
-import { register } from 'prom-client';
+import { AggregatorRegistry, register } from 'prom-client';
 
 import type { RequestContext } from '../common/request-context';
 import { loadConfig } from '../config/config-loader';
@@ -160,6 +160,30 @@ describe('GatewayMetrics', () => {
         [`${CONFIG_RELOADS} result=applied`]: 1,
         [`${CONFIG_RELOADS} result=rejected`]: 2,
       });
+    });
+  });
+
+  describe('across workers (GATEWAY_WORKERS > 1, AggregatorRegistry)', () => {
+    it('sums counters, takes the worst breaker state and the lowest target health', async () => {
+      // Two workers' registries as the primary receives them.
+      metrics.breakerState('s', 0);
+      metrics.targetHealth('s', '127.0.0.1:1', true);
+      metrics.recordRequest(req('GET'), res(200), ctx());
+      // Copied as the IPC channel copies it (prom-client hands out its live value objects).
+      const first: unknown = JSON.parse(JSON.stringify(await register.getMetricsAsJSON()));
+      metrics.breakerState('s', 2);
+      metrics.targetHealth('s', '127.0.0.1:1', false);
+      metrics.recordRequest(req('GET'), res(200), ctx());
+      const second = await register.getMetricsAsJSON();
+      const merged = AggregatorRegistry.aggregate([first as object[], second]);
+      const value = async (name: string) => (await merged.getSingleMetric(name)?.get())?.values;
+      expect(await value(BREAKER_STATE)).toEqual([{ labels: { service: 's' }, value: 2 }]);
+      expect(await value(TARGET_UP)).toEqual([
+        { labels: { service: 's', target: '127.0.0.1:1' }, value: 0 },
+      ]);
+      expect(await value(REQUESTS_TOTAL)).toEqual([
+        { labels: { method: 'GET', route: '/s/*', service: 's', status: '200' }, value: 3 },
+      ]);
     });
   });
 });
