@@ -1,4 +1,4 @@
-// `npm run bench -- [scenario] [--duration s] [--connections n] [--rounds n] [--warmup s] [--log-level l] [--node-options o]`:
+// `npm run bench -- [scenario] [--duration s] [--connections n] [--rounds n] [--warmup s] [--log-level l] [--node-options o] [--workers n]`:
 // the gateway against the backend hit directly and against a bare http-proxy, in interleaved
 // rounds so that drift on the machine (thermal, other load) hits all three alike.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -40,6 +40,8 @@ interface Options {
   logLevel: string;
   /** NODE_OPTIONS for the gateway only (e.g. `--max-semi-space-size=4`): V8 sizing trials. */
   nodeOptions: string;
+  /** GATEWAY_WORKERS for the gateway (the scenario must not use the memory store above 1). */
+  workers: number;
 }
 
 interface Measurement {
@@ -49,6 +51,8 @@ interface Measurement {
   /** Non-2xx answers plus connection errors and timeouts: anything but a clean 2xx. */
   failures: number;
   requests: number;
+  /** CPU time (user + system) of the target's processes per request, in microseconds. */
+  cpuUsPerReq: number;
 }
 
 interface Round {
@@ -77,6 +81,7 @@ function parseOptions(argv: string[]): Options {
       'log-level': { type: 'string', default: 'info' },
       // npm start's and the image's flags: the bench measures what ships.
       'node-options': { type: 'string', default: '--max-semi-space-size=8' },
+      workers: { type: 'string', default: '1' },
     },
   });
   const int = (name: string, raw: string, min: number): number => {
@@ -93,6 +98,7 @@ function parseOptions(argv: string[]): Options {
     warmup: int('warmup', values.warmup, 0),
     logLevel: values['log-level'],
     nodeOptions: values['node-options'],
+    workers: int('workers', values.workers, 1),
   };
 }
 
@@ -319,6 +325,7 @@ async function loadWrk(spec: LoadSpec, duration: number): Promise<Measurement> {
     p99Ms: wrkMs(out, '99%'),
     failures: socketErrors + non2xx,
     requests,
+    cpuUsPerReq: 0,
   };
 }
 
@@ -365,6 +372,7 @@ async function loadH2(spec: LoadSpec, duration: number): Promise<Measurement> {
       p99Ms: Math.round(at(0.99) * 10) / 10,
       failures: Math.max(failures, Number(m[3]) + Number(m[4]) + Number(m[5])),
       requests: done,
+      cpuUsPerReq: 0,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -424,6 +432,7 @@ async function measureWebSocket(
     p99Ms: Math.round(at(0.99) * 10) / 10,
     failures,
     requests: latencies.length,
+    cpuUsPerReq: 0,
   };
 }
 
@@ -485,6 +494,54 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** The process and all its descendants (GATEWAY_WORKERS: the primary and its workers). */
+function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      const children = readFileSync(`/proc/${out[i]}/task/${out[i]}/children`, 'utf8');
+      for (const c of children.split(' ').filter(Boolean)) out.push(Number(c));
+    } catch {
+      // gone, or not Linux
+    }
+  }
+  return out;
+}
+
+/** Clock ticks per second for /proc/<pid>/stat times. */
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU seconds of a process tree so far (Linux only: 0 elsewhere). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces) start at ")": utime 14, stime 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone, or not Linux
+    }
+  }
+  return ticks / CLK_TCK;
+}
+
+/** Peak RSS of a process tree: the sum of each process's own peak (kB). */
+function treePeakRssKb(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  let sum = 0;
+  for (const p of processTree(pid)) sum += peakRssKb(p) ?? 0;
+  return sum || undefined;
+}
+
 /** Peak resident set size in kB (Linux only: undefined elsewhere). */
 function peakRssKb(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
@@ -507,6 +564,7 @@ function row(label: string, target: string, m: Measurement, extra = ''): string 
     fmt(m.p50Ms, 1).padStart(8),
     fmt(m.p99Ms, 1).padStart(8),
     fmt(m.failures).padStart(11),
+    fmt(m.cpuUsPerReq).padStart(10),
   ]
     .join(' ')
     .concat(extra ? `  ${extra}` : '');
@@ -550,6 +608,7 @@ async function main(): Promise<void> {
       GATEWAY_CONFIG_DIR: configDir,
       BENCH_TARGET: backendUrl,
       LOG_LEVEL: options.logLevel,
+      GATEWAY_WORKERS: String(options.workers),
       ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}),
       // ${BENCH_TARGET} in a scenario's gatewayEnv is the backend's URL, as in its files.
       ...Object.fromEntries(
@@ -590,7 +649,7 @@ async function main(): Promise<void> {
   }
 
   const setup =
-    `${options.scenario}: gateway LOG_LEVEL ${options.logLevel}${options.nodeOptions ? `, NODE_OPTIONS ${options.nodeOptions}` : ''}, ${options.connections} connections, ${options.duration} s per run, ` +
+    `${options.scenario}: gateway LOG_LEVEL ${options.logLevel}${options.nodeOptions ? `, NODE_OPTIONS ${options.nodeOptions}` : ''}, GATEWAY_WORKERS ${options.workers}, ${options.connections} connections, ${options.duration} s per run, ` +
     `${options.rounds} round(s), warm-up ${options.warmup} s`;
   console.error(setup);
   if (options.warmup > 0) {
@@ -608,7 +667,10 @@ async function main(): Promise<void> {
   const rounds: Round[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     const run = async (name: TargetName) => {
+      const pid = targets[name].child.process.pid;
+      const cpuBefore = cpuSeconds(pid);
       const m = await measure(targets[name].spec, options);
+      m.cpuUsPerReq = m.requests > 0 ? ((cpuSeconds(pid) - cpuBefore) * 1e6) / m.requests : 0;
       console.error(row(`${round}/${options.rounds}`, name, m));
       return m;
     };
@@ -634,6 +696,7 @@ async function main(): Promise<void> {
       p99Ms: of('p99Ms'),
       failures: of('failures'),
       requests: of('requests'),
+      cpuUsPerReq: of('cpuUsPerReq'),
     };
   };
   const medians = {
@@ -643,13 +706,14 @@ async function main(): Promise<void> {
     gatewayToDirect: median(rounds.map((r) => r.gatewayToDirect)),
     gatewayToReference: median(rounds.map((r) => r.gatewayToReference)),
   };
-  const gatewayPeakRssKb = peakRssKb(gateway.process.pid);
+  const gatewayPeakRssKb =
+    options.workers > 1 ? treePeakRssKb(gateway.process.pid) : peakRssKb(gateway.process.pid);
   const referencePeakRssKb = peakRssKb(reference.process.pid);
 
   const lines = [
     setup,
     `${'round'.padEnd(7)} ${'target'.padEnd(10)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ` +
-      `${'p99 ms'.padStart(8)} ${'non-2xx+err'.padStart(11)}`,
+      `${'p99 ms'.padStart(8)} ${'non-2xx+err'.padStart(11)} ${'CPU µs/req'.padStart(10)}`,
   ];
   for (const r of rounds) {
     for (const name of TARGETS) {
@@ -669,8 +733,15 @@ async function main(): Promise<void> {
       : mode === 'http2'
         ? `gateway: HTTP/2 over TLS (h2load, ${targets.gateway.spec.connections} connections x 10 streams); direct and reference: HTTP/1.1 (wrk)`
         : 'load: wrk (HTTP/1.1, keep-alive)',
-    `peak RSS (VmHWM): gateway ${mb(gatewayPeakRssKb)}, reference proxy ${mb(referencePeakRssKb)}`,
+    `peak RSS (VmHWM): gateway ${mb(gatewayPeakRssKb)}${options.workers > 1 ? ' (sum over the primary and workers)' : ''}, reference proxy ${mb(referencePeakRssKb)}`,
+    `CPU per request (median, user+system of the process tree): gateway ${fmt(medians.gateway.cpuUsPerReq)} µs, reference ${fmt(medians.reference.cpuUsPerReq)} µs, backend ${fmt(medians.direct.cpuUsPerReq)} µs` +
+      ` → one core at 100% serves about ${fmt(1e6 / Math.max(1, medians.gateway.cpuUsPerReq))} req/s through the gateway`,
   );
+  if (options.workers > 1 && os.availableParallelism() < 4) {
+    lines.push(
+      `note: ${os.availableParallelism()} cores: with ${options.workers} workers the load generator, backend and workers share them; compare req/s across worker counts only with 4 or more cores (CPU µs/req still holds)`,
+    );
+  }
 
   const resultsDir = path.join(ROOT, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
