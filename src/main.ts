@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const logger = createGatewayLogger(startup.env);
   if (startup.env.GATEWAY_WORKERS > 1 && cluster.isPrimary) {
     // The primary never loads Nest (contract: Scale).
-    const { runPrimary } = await import('./cluster/primary');
+    const { runPrimary } = await import('./primary');
     runPrimary({
       workers: startup.env.GATEWAY_WORKERS,
       logger,

@@ -1,7 +1,11 @@
 import { Injectable } from '@nestjs/common';
 
-import type { WorkerReload } from '../cluster/primary';
-import { answerPrimary, askPrimary, clusterWorkerId } from '../cluster/worker-channel';
+import {
+  answerPrimary,
+  askPrimary,
+  clusterWorkerId,
+  type WorkerReload,
+} from '../cluster/worker-channel';
 import { GatewayConfig, type ReloadResult } from '../config/gateway-config';
 import { GatewayRoutes } from '../routing/gateway-routes';
 import { resolveRoute } from '../routing/route-resolution';

@@ -28,6 +28,16 @@ export function clusterWorkerId(): number | undefined {
   return cluster.isWorker ? cluster.worker?.id : undefined;
 }
 
+/** One worker's answer to a reload (worker-side: GatewayAdminService). */
+export type WorkerReload =
+  | {
+      readonly worker: number;
+      readonly ok: true;
+      readonly revision: string;
+      readonly changed: readonly string[];
+    }
+  | { readonly worker: number; readonly ok: false; readonly problems: readonly string[] };
+
 type Handler = (body: unknown) => unknown;
 
 interface Pending {

@@ -5,10 +5,10 @@ import { createServer, type Server } from 'node:http';
 
 import { register } from 'prom-client';
 
-import { gatewayMetricsText } from '../cluster/cluster-metrics';
 import { sendError } from '../common/error-response';
 import { listenOn } from '../common/listen';
 import { requestIdFrom } from '../common/request-id';
+import { gatewayMetricsText } from './cluster-metrics';
 
 /** Starts the metrics listener; resolves once it listens. */
 export async function startMetricsListener(host: string, port: number): Promise<Server> {

@@ -11,11 +11,11 @@ import { PrometheusController } from '@willsoto/nestjs-prometheus';
 import type { Response } from 'express';
 import { register } from 'prom-client';
 
-import { answerMetricsRequests, gatewayMetricsText } from '../cluster/cluster-metrics';
 import { Public } from '../common/access.decorators';
 import { ApiGatewayErrors } from '../common/openapi';
 import { GatewayConfig } from '../config/gateway-config';
 import { parseRuntimeEnv } from '../config/runtime-env';
+import { answerMetricsRequests, gatewayMetricsText } from './cluster-metrics';
 
 /**
  * GET /metrics, Prometheus text format; public like the probes. With METRICS_PORT set it

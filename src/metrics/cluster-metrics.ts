@@ -4,7 +4,7 @@
 // `aggregator`). With one worker it is this process's registry.
 import { register } from 'prom-client';
 
-import { answerPrimary, askPrimary, clusterWorkerId } from './worker-channel';
+import { answerPrimary, askPrimary, clusterWorkerId } from '../cluster/worker-channel';
 
 const TIMEOUT_MS = 10_000;
 

@@ -8,8 +8,8 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger as Pino } from 'pino';
 import { AggregatorRegistry, Counter, Registry } from 'prom-client';
 
-import { WORKER_RESTARTS } from '../metrics/metric-names';
-import { type GatewayMessage, isGatewayMessage } from './worker-channel';
+import { type GatewayMessage, isGatewayMessage, type WorkerReload } from './cluster/worker-channel';
+import { WORKER_RESTARTS } from './metrics/metric-names';
 
 /** A worker that lived shorter than this before dying counts as "keeps dying". */
 export const QUICK_DEATH_MS = 10_000;
@@ -23,16 +23,6 @@ export function restartDelayMs(quickDeaths: number): number {
   if (quickDeaths <= 0) return 0;
   return Math.min(MAX_RESTART_DELAY_MS, 1000 * 2 ** (quickDeaths - 1));
 }
-
-/** One worker's answer to a reload (worker-side: GatewayAdminService). */
-export type WorkerReload =
-  | {
-      readonly worker: number;
-      readonly ok: true;
-      readonly revision: string;
-      readonly changed: readonly string[];
-    }
-  | { readonly worker: number; readonly ok: false; readonly problems: readonly string[] };
 
 export interface PrimaryOptions {
   readonly workers: number;

@@ -1,5 +1,6 @@
-import { combineReloads } from '../admin/gateway-admin.service';
-import { MAX_RESTART_DELAY_MS, restartDelayMs, type WorkerReload } from './primary';
+import { combineReloads } from './admin/gateway-admin.service';
+import type { WorkerReload } from './cluster/worker-channel';
+import { MAX_RESTART_DELAY_MS, restartDelayMs } from './primary';
 
 describe('restartDelayMs', () => {
   it('replaces at once after a long life, then doubles from 1 s up to 30 s', () => {
