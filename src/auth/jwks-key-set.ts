@@ -45,6 +45,11 @@ export class JwksKeySet {
     this.fetchDocument = options.fetch ?? fetchJson;
   }
 
+  /** Keys held, by `kid` (at most MAX_KEYS: a fetched document's first 100 keys). */
+  get size(): number {
+    return this.keys.size;
+  }
+
   /** The key for `kid`, or undefined when the set (as refreshed under the rule) has none. */
   async get(kid: string | undefined): Promise<KeyObject | undefined> {
     const now = this.now();

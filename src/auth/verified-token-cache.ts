@@ -1,3 +1,4 @@
+import { LruMap } from '../common/lru-map';
 import type { Identity } from './identity';
 
 interface Entry {
@@ -5,6 +6,9 @@ interface Entry {
   /** Epoch ms after which the entry is not used. */
   readonly until: number;
 }
+
+/** The most tokens the cache holds; past it the oldest entry goes. */
+export const VERIFIED_TOKEN_CACHE_MAX_ENTRIES = 10_000;
 
 /**
  * Tokens passport has already verified (signature, issuer, audience, subject), by their
@@ -14,12 +18,15 @@ interface Entry {
  * cleared on every config reload (keys, issuer or audience may have changed).
  */
 export class VerifiedTokenCache {
-  private readonly entries = new Map<string, Entry>();
+  /** Oldest first: a hit is not a use, so the order is the order tokens were verified in. */
+  private readonly entries: LruMap<string, Entry>;
 
   constructor(
-    private readonly maxEntries = 10_000,
+    readonly maxEntries = VERIFIED_TOKEN_CACHE_MAX_ENTRIES,
     private readonly ttlMs = 60_000,
-  ) {}
+  ) {
+    this.entries = new LruMap(maxEntries);
+  }
 
   get(token: string, now: number): Identity | undefined {
     const e = this.entries.get(token);
@@ -35,11 +42,7 @@ export class VerifiedTokenCache {
     const exp = identity.token?.exp;
     const until = Math.min(now + this.ttlMs, exp === undefined ? Infinity : exp * 1000);
     if (until <= now) return;
-    if (this.entries.size >= this.maxEntries) {
-      // Oldest first: a Map iterates in insertion order.
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
+    // Past maxEntries the oldest entry goes.
     this.entries.set(token, { identity, until });
   }
 

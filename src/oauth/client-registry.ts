@@ -4,9 +4,10 @@ import { Injectable } from '@nestjs/common';
 import type * as Argon2Module from 'argon2';
 import type * as BcryptModule from 'bcryptjs';
 
+import { GatewayException } from '../common/gateway.exception';
 import type { OAuthClientSettings } from '../config/config.schema';
 import type { ConfigSnapshot } from '../config/config-loader';
-import { HashQueue } from './hash-queue';
+import { HashQueue, HashQueueFull } from './hash-queue';
 
 export interface OAuthClient {
   readonly clientId: string;
@@ -33,6 +34,12 @@ const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 export const VERIFIED_SECRET_TTL_MS = 5 * 60_000;
 /** Hash checks at once: below libuv's 4 threads, which DNS lookups share. */
 export const HASHING_CONCURRENCY = 2;
+/**
+ * Hash checks that may wait for one of those slots; past them a call needing one is 503
+ * `overloaded` with Retry-After: 1 (as a shed proxied call), counted as no failure. A client
+ * whose secret was verified in the last 5 minutes needs no slot.
+ */
+export const HASHING_MAX_WAITING = 100;
 
 interface Verified {
   readonly mac: Buffer;
@@ -58,9 +65,29 @@ export class ConfigClientRegistry extends ClientRegistry {
   /** One entry per registered client at most: bounded by the config. */
   private readonly verified = new Map<string, Verified>();
   private readonly fingerprints = new WeakMap<object, string>();
-  private readonly hashing = new HashQueue(HASHING_CONCURRENCY);
+  private readonly hashing = new HashQueue(HASHING_CONCURRENCY, HASHING_MAX_WAITING);
+
+  /** Hash checks waiting for a slot (at most HASHING_MAX_WAITING). */
+  get pendingHashChecks(): number {
+    return this.hashing.pending;
+  }
 
   async authenticate(
+    clientId: string,
+    secret: string,
+    snapshot: ConfigSnapshot,
+  ): Promise<OAuthClient | undefined> {
+    try {
+      return await this.check(clientId, secret, snapshot);
+    } catch (e) {
+      if (e instanceof HashQueueFull) {
+        throw new GatewayException(503, 'overloaded', { 'Retry-After': '1' });
+      }
+      throw e;
+    }
+  }
+
+  private async check(
     clientId: string,
     secret: string,
     snapshot: ConfigSnapshot,
@@ -122,6 +149,11 @@ export class ConfigClientRegistry extends ClientRegistry {
           : bcrypt().hash('decoy', Number(model.slice(4, 6))),
       );
       this.decoyHashes.set(params, decoy);
+      // Refused (the queue was full) or failed: made again by the next call, not kept.
+      const made = decoy;
+      void made.catch(() => {
+        if (this.decoyHashes.get(params) === made) this.decoyHashes.delete(params);
+      });
     }
     return decoy;
   }

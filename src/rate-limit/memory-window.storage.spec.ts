@@ -202,6 +202,56 @@ describe('MemoryWindowStorage', () => {
       }
     });
 
+    it('holds at most maxEntries keys, evicting the least recently used', async () => {
+      const small = new MemoryWindowStorage(() => now, 3);
+      try {
+        for (const k of ['a', 'b', 'c']) await small.consume([rule(k, 5)]);
+        // `a` used again: `b` is now the least recently used.
+        await small.consume([rule('a', 5)]);
+        await small.consume([rule('d', 5)]);
+        expect(small.size).toBe(3);
+        expect(small.evicted).toBe(1);
+        const [a] = await small.consume([rule('a', 5)]);
+        expect(a.remaining).toBe(2);
+        // `b` was forgotten: it starts again from 0 (eviction errs towards letting through).
+        const [b] = await small.consume([rule('b', 5)]);
+        expect(b.remaining).toBe(4);
+        expect(small.size).toBe(3);
+      } finally {
+        small.onModuleDestroy();
+      }
+    });
+
+    it('keeps a limited key that keeps calling while new keys push others out', async () => {
+      const small = new MemoryWindowStorage(() => now, 100);
+      try {
+        const limited = rule('attacker', 2);
+        await small.consume([limited]);
+        await small.consume([limited]);
+        for (let i = 0; i < 10_000; i++) {
+          await small.consume([rule(`other-${i}`, 5)]);
+          // A refused call touches its key: it never becomes the least recently used.
+          if (i % 50 === 0) expect((await small.consume([limited]))[0].allowed).toBe(false);
+        }
+        expect(small.size).toBe(100);
+        expect((await small.consume([limited]))[0].allowed).toBe(false);
+      } finally {
+        small.onModuleDestroy();
+      }
+    });
+
+    it('does not evict a key for a call on a key it already holds', async () => {
+      const small = new MemoryWindowStorage(() => now, 2);
+      try {
+        await small.consume([rule('a', 5), rule('b', 5)]);
+        for (let i = 0; i < 10; i++) await small.consume([rule('a', 50), rule('b', 50)]);
+        expect(small.evicted).toBe(0);
+        expect(small.size).toBe(2);
+      } finally {
+        small.onModuleDestroy();
+      }
+    });
+
     it('sweeps per rule window: a short window goes before a long one', async () => {
       await store.consume([rule('short', 5, 1000), rule('long', 5, W)]);
       now = START + 2000;

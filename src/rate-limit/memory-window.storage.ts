@@ -1,5 +1,6 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 
+import { LruMap } from '../common/lru-map';
 import {
   describe,
   fits,
@@ -17,15 +18,41 @@ interface Entry extends WindowCounts {
 /** How often expired windows are dropped: one timer for the store, never one per hit. */
 const SWEEP_MS = 30_000;
 
-/** One process's counters: O(1) per check, expired keys evicted. */
+/**
+ * The most keys (client IPs or IPv6 prefixes, identities, route rules) the store holds: about
+ * 21 MB of heap at some 210 bytes a key (measured). Expiry alone does not bound it: a rule's
+ * window may be a day, and one IPv6 /48 holds 65,536 /64 keys.
+ */
+export const MEMORY_STORE_MAX_ENTRIES = 100_000;
+
+/**
+ * One process's counters: O(1) per check, expired keys swept, at most `maxEntries` keys.
+ *
+ * Past `maxEntries` the least recently used key is evicted (a counted or refused call is a
+ * use; a look without counting is not). An evicted key starts again from 0,
+ * so eviction only ever errs towards letting calls through, never towards refusing them.
+ * Trade-off: a client can get its own window forgotten only by making `maxEntries` other
+ * keys newer than its last call, i.e. `maxEntries` calls from as many distinct client keys
+ * (addresses, /64s, identities), each of which passed its own full limit anyway; the reset
+ * buys it one window's limit back. A limited client that keeps calling keeps its window (a
+ * refused call touches it), and an endpoint-wide key stays hot while the endpoint is used.
+ * Not chosen: refusing new keys once full (every new client locked out) or not counting
+ * them (a free pass to whoever fills the store). Exact counts for any number of clients:
+ * `store: redis`.
+ */
 @Injectable()
 export class MemoryWindowStorage extends SlidingWindowStorage implements OnModuleDestroy {
   readonly kind = 'memory';
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: LruMap<string, Entry>;
   private readonly timer: NodeJS.Timeout;
+  private evictedCount = 0;
 
-  constructor(private readonly clock: () => number = Date.now) {
+  constructor(
+    private readonly clock: () => number = Date.now,
+    readonly maxEntries = MEMORY_STORE_MAX_ENTRIES,
+  ) {
     super();
+    this.entries = new LruMap(maxEntries);
     this.timer = setInterval(() => this.sweep(), SWEEP_MS);
     this.timer.unref();
   }
@@ -34,29 +61,38 @@ export class MemoryWindowStorage extends SlidingWindowStorage implements OnModul
     return this.entries.size;
   }
 
+  /** Keys evicted because the store was full (not those swept once expired). */
+  get evicted(): number {
+    return this.evictedCount;
+  }
+
   consume(rules: readonly WindowRule[], count = true): Promise<WindowDecision[]> {
+    return Promise.resolve(this.consumeNow(rules, count));
+  }
+
+  /** consume() without the promise: the memory store answers at once (the proxy guard). */
+  consumeNow(rules: readonly WindowRule[], count = true): WindowDecision[] {
     const now = this.clock();
     const rolled = rules.map((r) => roll(this.entries.get(r.key), now, r.windowMs));
     const fitting = rules.every((r, i) => fits(rolled[i], r.limit, now, r.windowMs));
     if (!count) {
       // A look only: nothing stored, not even for a key that is new.
-      return Promise.resolve(rules.map((r, i) => describe(rolled[i], r, now, false, fitting)));
+      return rules.map((r, i) => describe(rolled[i], r, now, false, fitting));
     }
     const allowed = fitting;
-    return Promise.resolve(
-      rules.map((r, i) => {
-        let c = rolled[i];
-        if (allowed) c = { ...c, current: c.current + 1 };
-        if (allowed || this.entries.has(r.key))
-          this.entries.set(r.key, { ...c, windowMs: r.windowMs });
-        return describe(c, r, now, allowed);
-      }),
-    );
+    return rules.map((r, i) => {
+      let c = rolled[i];
+      if (allowed) c = { ...c, current: c.current + 1 };
+      if (allowed || this.entries.has(r.key)) {
+        if (this.entries.set(r.key, { ...c, windowMs: r.windowMs })) this.evictedCount++;
+      }
+      return describe(c, r, now, allowed);
+    });
   }
 
   /** Drops every key whose counts have aged out completely. */
   sweep(now = this.clock()): void {
-    for (const [key, e] of this.entries) {
+    for (const [key, e] of this.entries.entries()) {
       if (e.index < Math.floor(now / e.windowMs) - 1) this.entries.delete(key);
     }
   }
