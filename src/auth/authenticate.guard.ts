@@ -2,7 +2,7 @@ import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/com
 
 import type { GatewayRequest } from '../common/request-context';
 import { AuthFailure } from './auth-failure';
-import { Authenticator } from './authenticator';
+import { Authenticator, type AuthMode } from './authenticator';
 import type { Identity } from './identity';
 
 const HEADER_TEXT = /^[\x20-\x7e]+$/;
@@ -24,11 +24,20 @@ function forwardable(i: Identity): boolean {
 export class AuthenticateGuard implements CanActivate {
   constructor(private readonly authenticator: Authenticator) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    const req = context.switchToHttp().getRequest<GatewayRequest>();
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    const req = context.getArgByIndex<GatewayRequest>(0);
     const auth = req.gateway.match?.route.data.settings.auth ?? 'none';
+    // A plain `true`: Nest awaits nothing for a boolean.
     if (auth === 'none') return true;
-    const identity = await this.authenticator.authenticate(context, auth);
+    // A token verified before (the cache) is checked without a promise; otherwise passport.
+    const known = this.authenticator.knownIdentity(req, auth);
+    if (known) return this.admit(req, auth, known);
+    return this.authenticator
+      .authenticate(context, auth)
+      .then((identity) => this.admit(req, auth, identity));
+  }
+
+  private admit(req: GatewayRequest, auth: AuthMode, identity: Identity): true {
     const h = req.headers;
     // These become header values: refuse what cannot be sent rather than fail upstream.
     if (!forwardable(identity)) {

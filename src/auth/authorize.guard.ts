@@ -11,7 +11,7 @@ export class AuthorizeGuard implements CanActivate {
   constructor(private readonly authenticator: Authenticator) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const req = context.switchToHttp().getRequest<GatewayRequest>();
+    const req = context.getArgByIndex<GatewayRequest>(0);
     const route = req.gateway.match?.route.data.settings;
     const identity = req.gateway.identity;
     if (!route || !identity) return true;

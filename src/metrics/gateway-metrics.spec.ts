@@ -102,6 +102,15 @@ describe('GatewayMetrics', () => {
       });
     });
 
+    it('labels a method HTTP/1.1 would refuse (HTTP/2 takes any token) as _OTHER: one series', async () => {
+      for (let i = 0; i < 50; i++) metrics.recordRequest(req(`MADEUP${i}`), res(200), ctx());
+      metrics.recordRequest(req('PATCH'), res(200), ctx());
+      expect(await values(REQUESTS_TOTAL)).toEqual({
+        [`${REQUESTS_TOTAL} method=_OTHER route=/s/* service=s status=200`]: 50,
+        [`${REQUESTS_TOTAL} method=PATCH route=/s/* service=s status=200`]: 1,
+      });
+    });
+
     it('skips the gateway-owned endpoints', async () => {
       metrics.recordRequest(req('GET'), res(200), ctx({ ownEndpoint: true }));
       expect(await values(REQUESTS_TOTAL)).toEqual({});

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, METHODS, type ServerResponse } from 'node:http';
 
 import { Injectable } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
@@ -42,7 +42,11 @@ interface RouteChildren {
  */
 @Injectable()
 export class GatewayMetrics {
-  private readonly children = new Map<string, RouteChildren>();
+  /**
+   * By route label, then service, then method: lookups of the strings the call already
+   * holds (their hashes are cached), never a key string built per call.
+   */
+  private readonly children = new Map<string, Map<string, Map<string, RouteChildren>>>();
   private readonly upstreamChildren = new Map<string, ReturnType<Histogram<string>['labels']>>();
 
   constructor(
@@ -91,18 +95,8 @@ export class GatewayMetrics {
   /** The `finish` hook's part: every proxied call, those the gateway answered included. */
   recordRequest(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
     if (ctx.ownEndpoint) return;
-    const method = req.method ?? 'GET';
-    const key = `${method} ${ctx.routeLabel} ${ctx.serviceLabel}`;
-    let c = this.children.get(key);
-    if (!c) {
-      const l: Labels<'method' | 'route' | 'service'> = {
-        method,
-        route: ctx.routeLabel,
-        service: ctx.serviceLabel,
-      };
-      c = { duration: this.duration.labels(l), byStatus: new Map(), ...l };
-      this.children.set(key, c);
-    }
+    const method = methodLabel(req.method);
+    const c = this.routeChildren(method, ctx.routeLabel, ctx.serviceLabel);
     const status = res.statusCode;
     let counter = c.byStatus.get(status);
     if (!counter) {
@@ -124,6 +118,26 @@ export class GatewayMetrics {
       }
       u.observe(ctx.upstreamMs / 1000);
     }
+  }
+
+  private routeChildren(method: string, route: string, service: string): RouteChildren {
+    let services = this.children.get(route);
+    if (!services) {
+      services = new Map();
+      this.children.set(route, services);
+    }
+    let methods = services.get(service);
+    if (!methods) {
+      methods = new Map();
+      services.set(service, methods);
+    }
+    let c = methods.get(method);
+    if (!c) {
+      const l: Labels<'method' | 'route' | 'service'> = { method, route, service };
+      c = { duration: this.duration.labels(l), byStatus: new Map(), ...l };
+      methods.set(method, c);
+    }
+    return c;
   }
 
   breakerState(service: string, value: number): void {
@@ -155,4 +169,17 @@ export class GatewayMetrics {
   authFailure(reason: string): void {
     this.authFailures.inc({ reason });
   }
+}
+
+/** Methods Node's HTTP/1.1 parser accepts: the only ones a `method` label may carry. */
+const KNOWN_METHODS = new Set(METHODS);
+
+/**
+ * HTTP/2 takes any token as `:method` (HTTP/1.1's parser refuses unknown ones): a client
+ * sending made-up methods would otherwise mint a series each. OpenTelemetry's convention
+ * for the same case is `_OTHER`.
+ */
+export function methodLabel(method: string | undefined): string {
+  if (method === undefined) return 'GET';
+  return KNOWN_METHODS.has(method) ? method : '_OTHER';
 }

@@ -88,34 +88,87 @@ export class RateLimiter implements OnModuleDestroy {
     ctx: RequestContext,
     res: ServerResponse,
     count = true,
+    /** The rules' `RateLimit-Policy` value, when the caller has it ready. */
+    policy?: string,
   ): Promise<void> {
     const settings = this.settingsFor(ctx);
     const store = this.storeFor(settings);
     let decisions: WindowDecision[];
     try {
       decisions = await store.consume(rules, count);
-      if (this.outage) {
-        this.outage = false;
-        this.logger.log({ msg: 'rate-limit store reachable again', store: store.kind });
-      }
     } catch (err) {
-      this.errors.inc({ store: store.kind });
-      const deny = settings.onStoreError === 'deny';
-      if (!this.outage) {
-        this.outage = true;
-        const reason = err instanceof Error ? err.message : 'unknown';
-        this.logger.warn({
-          msg: 'rate-limit store unreachable',
-          store: store.kind,
-          onStoreError: deny ? 'deny' : 'allow',
-          reason,
-        });
-      }
-      if (deny) throw new GatewayException(503, 'rate-limit store unavailable');
-      return;
+      return this.storeFailed(store, settings, err);
     }
+    this.reachable(store);
+    this.decide(rules, decisions, ctx, res, count, policy);
+  }
+
+  /**
+   * check() for a proxied call (counted), with its `RateLimit-Policy` value when the caller
+   * has it ready. With the memory store it all happens now: nothing is returned, or the
+   * 429 is thrown; with Redis it is check()'s promise.
+   */
+  checkCall(
+    rules: readonly AppliedRule[],
+    ctx: RequestContext,
+    res: ServerResponse,
+    policy?: string,
+  ): Promise<void> | undefined {
+    const settings = this.settingsFor(ctx);
+    const store = this.storeFor(settings);
+    if (store !== this.memory) return this.check(rules, ctx, res, true, policy);
+    let decisions: WindowDecision[];
+    try {
+      decisions = this.memory.consumeNow(rules);
+    } catch (err) {
+      this.storeFailed(store, settings, err);
+      return undefined;
+    }
+    this.reachable(store);
+    this.decide(rules, decisions, ctx, res, true, policy);
+    return undefined;
+  }
+
+  /** The store answered: an outage, if there was one, is over. */
+  private reachable(store: SlidingWindowStorage): void {
+    if (this.outage) {
+      this.outage = false;
+      this.logger.log({ msg: 'rate-limit store reachable again', store: store.kind });
+    }
+  }
+
+  /** The store failed: counted, logged once per outage, and `onStoreError` decides. */
+  private storeFailed(
+    store: SlidingWindowStorage,
+    settings: RateLimitSettings,
+    err: unknown,
+  ): void {
+    this.errors.inc({ store: store.kind });
+    const deny = settings.onStoreError === 'deny';
+    if (!this.outage) {
+      this.outage = true;
+      const reason = err instanceof Error ? err.message : 'unknown';
+      this.logger.warn({
+        msg: 'rate-limit store unreachable',
+        store: store.kind,
+        onStoreError: deny ? 'deny' : 'allow',
+        reason,
+      });
+    }
+    if (deny) throw new GatewayException(503, 'rate-limit store unavailable');
+  }
+
+  /** The contract's headers for the store's answer, and the 429 when a rule refused. */
+  private decide(
+    rules: readonly AppliedRule[],
+    decisions: readonly WindowDecision[],
+    ctx: RequestContext,
+    res: ServerResponse,
+    count: boolean,
+    policy?: string,
+  ): void {
     // A look only (count false) says nothing worth a header unless it refuses.
-    if (count || !decisions[0]?.allowed) writeHeaders(res, rules, decisions);
+    if (count || !decisions[0]?.allowed) writeHeaders(res, rules, decisions, policy);
     if (decisions[0]?.allowed) return;
     let retryAfter = 1;
     rules.forEach((r, i) => {
@@ -143,10 +196,18 @@ export class RateLimiter implements OnModuleDestroy {
   }
 }
 
+/** The `RateLimit-Policy` value of a check's rules: the same on every call of a route. */
+export function policyOf(
+  rules: readonly Pick<AppliedRule, 'name' | 'limit' | 'windowSeconds'>[],
+): string {
+  return rules.map((r) => `"${r.name}";q=${r.limit};w=${r.windowSeconds}`).join(', ');
+}
+
 function writeHeaders(
   res: ServerResponse,
   rules: readonly AppliedRule[],
   decisions: readonly WindowDecision[],
+  policy = policyOf(rules),
 ): void {
   let tightest = 0;
   for (let i = 1; i < decisions.length; i++) {
@@ -156,14 +217,11 @@ function writeHeaders(
   res.setHeader('X-RateLimit-Limit', rules[tightest].limit);
   res.setHeader('X-RateLimit-Remaining', d.remaining);
   res.setHeader('X-RateLimit-Reset', d.resetSeconds);
-  res.setHeader(
-    'RateLimit-Policy',
-    rules.map((r) => `"${r.name}";q=${r.limit};w=${r.windowSeconds}`).join(', '),
-  );
-  res.setHeader(
-    'RateLimit',
-    rules
-      .map((r, i) => `"${r.name}";r=${decisions[i].remaining};t=${decisions[i].resetSeconds}`)
-      .join(', '),
-  );
+  res.setHeader('RateLimit-Policy', policy);
+  let state = '';
+  for (let i = 0; i < rules.length; i++) {
+    const r = decisions[i];
+    state += `${i === 0 ? '' : ', '}"${rules[i].name}";r=${r.remaining};t=${r.resetSeconds}`;
+  }
+  res.setHeader('RateLimit', state);
 }

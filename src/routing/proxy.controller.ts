@@ -7,6 +7,7 @@ import { AuthorizeGuard } from '../auth/authorize.guard';
 import { ProxyPipeline } from '../common/access.decorators';
 import type { GatewayRequest } from '../common/request-context';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
+import type { GatewayRouteMatch } from './gateway-routes';
 import { PluginSteps } from './plugin-steps';
 
 /**
@@ -23,13 +24,20 @@ export class ProxyController {
    */
   @ProxyPipeline()
   @UseGuards(AuthenticateGuard, AuthorizeGuard, RateLimitGuard)
-  async forward(req: GatewayRequest, res: ServerResponse): Promise<void> {
-    const ctx = req.gateway;
-    const match = ctx.match;
+  forward(req: GatewayRequest, res: ServerResponse): Promise<void> {
+    // Not an async function: without request hooks the service's promise is the handler's
+    // (Nest's handler wrapper awaits it), one promise layer less per call.
+    const match = req.gateway.match;
     if (!match) throw new Error('proxy called without a route match');
     const plugins = match.route.data.plugins;
-    if (plugins.request.length > 0) await this.plugins.request(req, plugins);
-    req.url = match.route.upstreamPath(match) + (ctx.query ?? '');
-    await match.route.data.service.forward(req, res);
+    if (plugins.request.length > 0) {
+      return this.plugins.request(req, plugins).then(() => send(req, res, match));
+    }
+    return send(req, res, match);
   }
+}
+
+function send(req: GatewayRequest, res: ServerResponse, match: GatewayRouteMatch): Promise<void> {
+  req.url = match.route.upstreamPath(match) + (req.gateway.query ?? '');
+  return match.route.data.service.forward(req, res);
 }

@@ -70,16 +70,22 @@ export class ServiceBreaker {
   }
 
   /** Runs one attempt through the breaker; an open breaker rejects with a 503 at once. */
-  async run<R>(attempt: Action<[], R>): Promise<R> {
-    try {
-      return (await this.breaker.fire(attempt)) as R;
-    } catch (err) {
-      if ((err as { code?: string }).code === 'EOPENBREAKER') {
-        throw UpstreamFailure.circuitOpen(this.service, this.retryAfterSeconds());
-      }
-      throw err;
-    }
+  run<R>(attempt: Action<[], R>): Promise<R> {
+    // Only a breaker that is not closed when called refuses (EOPENBREAKER, open or a
+    // half-open one whose probe is out): the closed one's promise is passed on as it is,
+    // without a promise layer per call to translate a refusal that cannot come.
+    const closed = this.breaker.closed;
+    const call = this.breaker.fire(attempt) as Promise<R>;
+    return closed ? call : call.catch(this.refusal);
   }
+
+  /** opossum's refusal as the gateway's 503; any other error as it came. */
+  private readonly refusal = (err: unknown): never => {
+    if ((err as { code?: string }).code === 'EOPENBREAKER') {
+      throw UpstreamFailure.circuitOpen(this.service, this.retryAfterSeconds());
+    }
+    throw err;
+  };
 
   /** Whole seconds until the half-open probe (at least 1). */
   retryAfterSeconds(): number {

@@ -36,6 +36,8 @@ export class UpstreamCall implements ProxyListener {
   private settled = false;
   private timedOut = false;
   private tooLarge = false;
+  /** The response body's idle timer (streamIdleTimeoutMs), once the head is passed on. */
+  private idle: NodeJS.Timeout | undefined;
   private readonly startedAt = process.hrtime.bigint();
 
   constructor(
@@ -128,11 +130,13 @@ export class UpstreamCall implements ProxyListener {
       this.res.destroy();
     }, this.options.streamIdleTimeoutMs);
     idle.unref();
+    this.idle = idle;
     proxyRes.on('data', () => idle.refresh());
+    // `end` and `close` come once each and stopping twice is harmless: plain listeners,
+    // no once-wrappers. The client's `close` stops it in onClientClose.
     const stop = () => clearTimeout(idle);
-    proxyRes.once('end', stop);
-    proxyRes.once('close', stop);
-    this.res.once('close', stop);
+    proxyRes.on('end', stop);
+    proxyRes.on('close', stop);
   }
 
   onError(err: NodeJS.ErrnoException): void {
@@ -188,6 +192,7 @@ export class UpstreamCall implements ProxyListener {
   };
 
   private readonly onClientClose = () => {
+    if (this.idle) clearTimeout(this.idle);
     if (this.settled) {
       // Gone mid-body: free the upstream request and its socket too.
       if (!this.res.writableFinished) this.proxyReq?.destroy();

@@ -75,27 +75,34 @@ export class UpstreamService {
    * unchanged) or with the gateway error to answer. One retry, on another healthy target,
    * for a bodiless idempotent call whose connection was refused or found stale.
    */
-  async forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let failed: UpstreamTarget | undefined;
-    let firstError: Error | undefined;
-    for (;;) {
-      const target = this.pick(failed);
-      // No target for the retry: the client gets the first attempt's 502.
-      if (!target) throw firstError ?? new UpstreamFailure('no-target', this.name);
-      try {
-        await this.breaker.run(() => this.attempt(req, res, target));
-        return;
-      } catch (err) {
-        if (!(err instanceof UpstreamFailure)) throw err;
-        // The backend's answer (a 5xx) went to the client, or the client is gone.
-        if (err.meaning.status === 'answered') return;
-        if (err.kind === 'dispatch') {
-          logger.error({ msg: 'upstream request could not be dispatched', err: err.reason });
-        }
-        if (failed || !err.meaning.retry || !canRetry(req)) throw err;
-        failed = target;
-        firstError = err;
-      }
+  forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const target = this.pick(undefined);
+    if (!target) return Promise.reject(new UpstreamFailure('no-target', this.name));
+    // The first attempt's promise is passed on as it is (no async frame per call); only a
+    // failure goes through the retry rule.
+    return this.breaker
+      .run(() => this.attempt(req, res, target))
+      .then(undefined, (err: unknown) => this.afterFailure(req, res, target, err));
+  }
+
+  /** A failed first attempt: answered (a 5xx went out), retried once, or its error. */
+  private async afterFailure(
+    req: IncomingMessage,
+    res: ServerResponse,
+    failed: UpstreamTarget,
+    err: unknown,
+  ): Promise<void> {
+    const failure = toAnswer(err);
+    if (!failure) return;
+    if (!failure.meaning.retry || !canRetry(req)) throw failure;
+    const target = this.pick(failed);
+    // No target for the retry: the client gets the first attempt's 502.
+    if (!target) throw failure;
+    try {
+      await this.breaker.run(() => this.attempt(req, res, target));
+    } catch (retryErr) {
+      const retryFailure = toAnswer(retryErr);
+      if (retryFailure) throw retryFailure;
     }
   }
 
@@ -181,6 +188,19 @@ export class UpstreamService {
       target.proxy(req, res, call);
     });
   }
+}
+
+/**
+ * An attempt's error still to be answered, or undefined when it already was (the backend's
+ * 5xx went to the client, or the client is gone). Anything but an UpstreamFailure is thrown.
+ */
+function toAnswer(err: unknown): UpstreamFailure | undefined {
+  if (!(err instanceof UpstreamFailure)) throw err;
+  if (err.meaning.status === 'answered') return undefined;
+  if (err.kind === 'dispatch') {
+    logger.error({ msg: 'upstream request could not be dispatched', err: err.reason });
+  }
+  return err;
 }
 
 function canRetry(req: IncomingMessage): boolean {

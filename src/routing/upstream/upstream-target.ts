@@ -1,6 +1,7 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { parse as parseLegacyUrl } from 'node:url';
 
 import { createProxyMiddleware, type Plugin, type RequestHandler } from 'http-proxy-middleware';
 
@@ -105,7 +106,15 @@ export class UpstreamTarget {
       proxyServer.on('error', (err: Error, req: IncomingMessage) => listenerOf(req)?.onError(err));
     };
     this.middleware = createProxyMiddleware<IncomingMessage, ServerResponse>({
-      target: url,
+      // Parsed once here: given the string, http-proxy parses it again on every call (with
+      // the same legacy parser, so what it reads from it is the same).
+      target: parseLegacyUrl(url),
+      // The path http-proxy would build (req.url re-parsed, joined to the target's path) is
+      // never sent: UpstreamCall.onDispatch sets the path before the head is written. So
+      // http-proxy takes req.url as it is (no parse) and joins nothing.
+      toProxy: true,
+      prependPath: false,
+      ignorePath: true,
       agent: this.agent,
       // A discovered address: the configured name is the Host, not the address.
       changeOrigin: origin.host === undefined,
