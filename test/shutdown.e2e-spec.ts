@@ -1,10 +1,11 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { startBackend, type TestBackend } from './support/backend';
+import { buildDist } from './support/build';
 import { waitUntil } from './support/poll';
 import {
   call,
@@ -47,16 +48,7 @@ describe('Graceful shutdown of the real process (node dist/src/main.js)', () => 
 
   beforeAll(async () => {
     // The real process runs the build: compile what the tests are about to exercise.
-    try {
-      execFileSync(
-        process.execPath,
-        [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-        { cwd: ROOT, stdio: 'pipe' },
-      );
-    } catch (err) {
-      const out = (err as { stdout?: Buffer }).stdout?.toString() ?? '';
-      throw new Error(`build (tsc -p tsconfig.build.json) failed:\n${out}`);
-    }
+    buildDist();
     backend = await startTrickleBackend(PIECES, 200);
     dir = writeConfigDir({
       gateway: 'server:\n  shutdownTimeoutMs: 10000\nrateLimit:\n  enabled: false\n',

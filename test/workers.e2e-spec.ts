@@ -1,6 +1,6 @@
 // GATEWAY_WORKERS (contract: Scale) on the real process: `node dist/src/main.js` with two
 // workers behind one port, real backends, real Redis, real signals.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { startBackend, type TestBackend } from './support/backend';
+import { buildDist, ROOT } from './support/build';
 import { waitUntil } from './support/poll';
 import { parseExposition, type Sample } from './support/prom-text';
 import { call, startTrickleBackend, type TrickleBackend } from './support/resilience-kit';
 import { writeConfigDir } from './support/test-gateway';
 
-const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist/src/main.js');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ADMIN = { 'X-API-Key': 'ops-key-0123456789abcdef' };
@@ -31,19 +31,6 @@ interface Started {
   logs: Log[];
   stderr: string[];
   exited: Promise<Exit>;
-}
-
-function build(): void {
-  try {
-    execFileSync(
-      process.execPath,
-      [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-      { cwd: ROOT, stdio: 'pipe' },
-    );
-  } catch (err) {
-    const out = (err as { stdout?: Buffer }).stdout?.toString() ?? '';
-    throw new Error(`build (tsc -p tsconfig.build.json) failed:\n${out}`);
-  }
 }
 
 function spawnGateway(env: Record<string, string>): Started {
@@ -94,7 +81,7 @@ describe('GATEWAY_WORKERS=2 (node dist/src/main.js)', () => {
     );
 
   beforeAll(async () => {
-    build();
+    buildDist();
     backend = await startBackend();
     slow = await startTrickleBackend(PIECES, 150);
     dir = writeConfigDir({
