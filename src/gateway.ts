@@ -12,6 +12,7 @@ import type { Logger as Pino } from 'pino';
 
 import { setupOpenApi } from './admin/openapi';
 import { AppModule } from './app.module';
+import { tellPrimary } from './cluster/worker-channel';
 import { mapBodyErrors, OWN_BODY_LIMIT } from './common/body-errors';
 import { listenOn } from './common/listen';
 import type { ConfigSnapshot } from './config/config-loader';
@@ -135,6 +136,8 @@ export async function bootstrapGateway(
   const shutdown = () => {
     stopping ??= (async () => {
       const config = app.get(GatewayConfig).current.gateway.server;
+      // GATEWAY_WORKERS > 1: the primary's kill deadline follows this worker's setting.
+      tellPrimary('draining', { shutdownTimeoutMs: config.shutdownTimeoutMs });
       pino.info(
         { inFlight: lifecycle.requestsInFlight, shutdownTimeoutMs: config.shutdownTimeoutMs },
         'draining',

@@ -46,6 +46,7 @@ export function runPrimary(o: PrimaryOptions): void {
     registers: [registry],
   });
   const slots = new Map<Worker, Slot>();
+  type MetricJson = { type: string } & object;
   const asks = new Map<
     number,
     { worker: Worker; resolve(m: GatewayMessage): void; fail(error: string): void }
@@ -81,14 +82,35 @@ export function runPrimary(o: PrimaryOptions): void {
     });
 
   /** Every ready worker's metrics and the primary's own, aggregated (contract: Scale). */
-  const clusterMetrics = async (): Promise<string> => {
+  /** Each live worker's last registry as it answered a scrape. */
+  const lastSeen = new Map<Worker, MetricJson[]>();
+  /** Counters and histograms of workers that died, merged: the sums must never go down. */
+  let retired: MetricJson[] = [];
+
+  const gather = async (): Promise<string> => {
     const workers = ready();
     const replies = await Promise.all(workers.map((w) => ask(w, 'metrics', METRICS_TIMEOUT_MS)));
     const failed = replies.findIndex((r) => r.error !== undefined);
     if (failed !== -1) throw new Error(`worker ${workers[failed].id}: ${replies[failed].error}`);
-    const all = replies.map((r) => r.body as object[]);
-    all.push(await registry.getMetricsAsJSON());
+    const all = replies.map((r) => r.body as MetricJson[]);
+    workers.forEach((w, i) => slots.has(w) && lastSeen.set(w, all[i]));
+    all.push(retired, (await registry.getMetricsAsJSON()) as unknown as MetricJson[]);
     return AggregatorRegistry.aggregate(all).metrics();
+  };
+  // One aggregation at a time, shared by every scrape that arrives meanwhile: a flood of
+  // /metrics calls costs the primary (which also hands out connections) one at a time.
+  let gathering: Promise<string> | undefined;
+  const clusterMetrics = (): Promise<string> =>
+    (gathering ??= gather().finally(() => (gathering = undefined)));
+
+  /** A dead worker's counts stay in the sums (a drop would read as a counter reset). */
+  const retire = async (w: Worker) => {
+    const last = lastSeen.get(w);
+    lastSeen.delete(w);
+    if (!last) return;
+    const kept = last.filter((m) => m.type === 'counter' || m.type === 'histogram');
+    const merged = await AggregatorRegistry.aggregate([retired, kept]).getMetricsAsJSON();
+    retired = merged as unknown as MetricJson[];
   };
 
   const reloadAll = async (): Promise<WorkerReload[]> => {
@@ -122,6 +144,12 @@ export function runPrimary(o: PrimaryOptions): void {
         asks.delete(m.id);
         a.resolve(m);
       }
+      return;
+    }
+    if (m.gateway === 'tell' && m.topic === 'draining') {
+      // The worker's current server.shutdownTimeoutMs (a reload may have changed it).
+      const ms = (m.body as { shutdownTimeoutMs?: unknown } | undefined)?.shutdownTimeoutMs;
+      if (stopping && typeof ms === 'number') extendDeadline(ms);
       return;
     }
     if (m.gateway === 'tell' && m.topic === 'ready') {
@@ -160,19 +188,36 @@ export function runPrimary(o: PrimaryOptions): void {
     restartTimers.clear();
     if (slots.size === 0) return finish();
     for (const w of slots.keys()) w.process.kill('SIGTERM');
-    // Workers drain within shutdownTimeoutMs; one that is stuck past that is killed.
-    setTimeout(() => {
+    extendDeadline(o.shutdownTimeoutMs);
+  };
+
+  // Workers drain within shutdownTimeoutMs (each says its current value as it starts);
+  // one still running 10 s past the longest is killed.
+  let deadline = 0;
+  let killTimer: NodeJS.Timeout | undefined;
+  const extendDeadline = (shutdownTimeoutMs: number) => {
+    const at = Date.now() + shutdownTimeoutMs + 10_000;
+    if (at <= deadline) return;
+    deadline = at;
+    if (killTimer) clearTimeout(killTimer);
+    killTimer = setTimeout(() => {
       logger.error({ workers: slots.size }, 'workers did not stop in time: killing them');
       exitCode = 1;
       for (const w of slots.keys()) w.process.kill('SIGKILL');
-    }, o.shutdownTimeoutMs + 10_000).unref();
+    }, at - Date.now());
+    killTimer.unref();
   };
 
   cluster.on('exit', (w, code, signal) => {
     const slot = slots.get(w);
     slots.delete(w);
     for (const a of [...asks.values()]) if (a.worker === w) a.fail('exited');
+    retire(w).catch((err: unknown) =>
+      logger.warn({ err }, "could not keep a dead worker's counts"),
+    );
     if (stopping) {
+      // A worker that crashed or was killed did not drain: the primary says so.
+      if (code !== 0) exitCode = 1;
       logger.info({ worker: w.id, code, signal }, 'worker stopped');
       if (slots.size === 0) {
         logger.info('all workers stopped');

@@ -181,6 +181,19 @@ describe('GATEWAY_WORKERS=2 (node dist/src/main.js)', () => {
     }
   });
 
+  it('answers a burst of concurrent scrapes, every one with the same sums', async () => {
+    const replies = await Promise.all(Array.from({ length: 40 }, () => fresh(port, '/metrics')));
+    expect(replies.map((r) => r.status)).toEqual(Array(40).fill(200));
+    const counts = replies.map(
+      (r) =>
+        sample(parseExposition(r.body).samples, 'gateway_requests_total', {
+          route: '/api/echo/*',
+          status: '200',
+        })?.value,
+    );
+    expect(new Set(counts)).toEqual(new Set([20]));
+  });
+
   it('keeps one rate limit across both workers through Redis', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) statuses.push((await fresh(port, '/api/limited/x')).status);
@@ -262,6 +275,11 @@ describe('GATEWAY_WORKERS=2 (node dist/src/main.js)', () => {
     expect([...seen].sort()).toEqual([2, 3]);
     const metrics = parseExposition((await fresh(port, '/metrics')).body).samples;
     expect(sample(metrics, 'gateway_worker_restarts_total')?.value).toBe(1);
+    // Worker 1's counts stay in the sums: a drop would read as a counter reset (a false
+    // rate spike). Its share of the 20 echo calls was last seen by the earlier scrapes.
+    expect(
+      sample(metrics, 'gateway_requests_total', { route: '/api/echo/*', status: '200' })?.value,
+    ).toBe(20);
     expect((await fresh(port, '/api/echo/after')).status).toBe(200);
   });
 

@@ -809,6 +809,13 @@ describe('loadConfig', () => {
       ]);
       const off = yaml + 'rateLimit:\n  enabled: false\n';
       expect(snapshotOf({ 'gateway.yaml': off }, { GATEWAY_WORKERS: '3' }).warnings).toEqual([]);
+      // The OAuth failure budget counts with limits off: per worker it would be N times wider.
+      const oauth =
+        off +
+        'oauth:\n  clients:\n    - { clientId: a, clientSecret: a-secret-0123456789, scopes: [x] }\n';
+      expect(problemsOf({ 'gateway.yaml': oauth }, { GATEWAY_WORKERS: '3' })).toEqual([
+        'gateway.yaml: rateLimit.store: memory with GATEWAY_WORKERS=3: each worker would count on its own (limits would not be exact); use store redis with REDIS_URL, or one worker',
+      ]);
       const redis = yaml + 'rateLimit:\n  store: redis\n';
       expect(
         snapshotOf(

@@ -305,7 +305,9 @@ function checkGateway(
     at('rateLimit.store', 'redis needs the REDIS_URL environment variable');
   }
   // Each worker would count on its own: a limit of 100 would let 100 × workers through.
-  if (g.rateLimit.enabled && g.rateLimit.store === 'memory' && workers > 1) {
+  // The OAuth budgets (clientAuthFailures, tokenEndpoint) count even with rateLimit off.
+  const limitsCount = g.rateLimit.enabled || g.oauth.clients.length > 0;
+  if (limitsCount && g.rateLimit.store === 'memory' && workers > 1) {
     at(
       'rateLimit.store',
       `memory with GATEWAY_WORKERS=${workers}: each worker would count on its own (limits would not be exact); use store redis with REDIS_URL, or one worker`,

@@ -240,6 +240,23 @@ describe('MemoryWindowStorage', () => {
       }
     });
 
+    it('keeps a key locked out at a look (count false, the OAuth failure budget) while others push', async () => {
+      const small = new MemoryWindowStorage(() => now, 100);
+      try {
+        const budget = rule('client_auth:203.0.113.9', 2);
+        await small.consume([budget]);
+        await small.consume([budget]);
+        for (let i = 0; i < 10_000; i++) {
+          await small.consume([rule(`other-${i}`, 5)]);
+          // Only looks: the locked-out client never reaches a counting call.
+          if (i % 50 === 0) expect((await small.consume([budget], false))[0].allowed).toBe(false);
+        }
+        expect((await small.consume([budget], false))[0].allowed).toBe(false);
+      } finally {
+        small.onModuleDestroy();
+      }
+    });
+
     it('does not evict a key for a call on a key it already holds', async () => {
       const small = new MemoryWindowStorage(() => now, 2);
       try {

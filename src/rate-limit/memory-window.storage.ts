@@ -76,7 +76,16 @@ export class MemoryWindowStorage extends SlidingWindowStorage implements OnModul
     const rolled = rules.map((r) => roll(this.entries.get(r.key), now, r.windowMs));
     const fitting = rules.every((r, i) => fits(rolled[i], r.limit, now, r.windowMs));
     if (!count) {
-      // A look only: nothing stored, not even for a key that is new.
+      // A look only: nothing stored, not even for a key that is new. A look that refuses
+      // marks the full keys as used: a client locked out at a look (the OAuth failure
+      // budget) never reaches a counting call, and must not age out of the store through
+      // everyone else's traffic and come back with a fresh budget.
+      if (!fitting) {
+        for (const r of rules) {
+          const e = this.entries.get(r.key);
+          if (e) this.entries.set(r.key, e);
+        }
+      }
       return rules.map((r, i) => describe(rolled[i], r, now, false, fitting));
     }
     const allowed = fitting;
