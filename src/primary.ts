@@ -31,6 +31,9 @@ export interface PrimaryOptions {
   readonly shutdownTimeoutMs: number;
 }
 
+/** One metric of `Registry#getMetricsAsJSON()` as it crosses the IPC channel. */
+type MetricJson = { type: string } & object;
+
 interface Slot {
   readonly startedAt: number;
   ready: boolean;
@@ -46,7 +49,6 @@ export function runPrimary(o: PrimaryOptions): void {
     registers: [registry],
   });
   const slots = new Map<Worker, Slot>();
-  type MetricJson = { type: string } & object;
   const asks = new Map<
     number,
     { worker: Worker; resolve(m: GatewayMessage): void; fail(error: string): void }
@@ -81,12 +83,12 @@ export function runPrimary(o: PrimaryOptions): void {
       else fail('exited');
     });
 
-  /** Every ready worker's metrics and the primary's own, aggregated (contract: Scale). */
   /** Each live worker's last registry as it answered a scrape. */
   const lastSeen = new Map<Worker, MetricJson[]>();
   /** Counters and histograms of workers that died, merged: the sums must never go down. */
   let retired: MetricJson[] = [];
 
+  /** Every ready worker's metrics, the dead ones' counts and the primary's own, aggregated. */
   const gather = async (): Promise<string> => {
     const workers = ready();
     const replies = await Promise.all(workers.map((w) => ask(w, 'metrics', METRICS_TIMEOUT_MS)));

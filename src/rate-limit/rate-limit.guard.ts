@@ -82,7 +82,7 @@ export class RateLimitGuard implements CanActivate {
     }
     rules.push(applied(plan.tiers[tier], who ?? ip()));
     const res = context.getArgByIndex<ServerResponse>(1);
-    const pending = this.limiter.checkCall(rules, ctx, res, plan.policies[tier]);
+    const pending = this.limiter.check(rules, ctx, res, true, plan.policies[tier]);
     return pending ? pending.then(() => true) : true;
   }
 

@@ -81,60 +81,52 @@ export class RateLimiter implements OnModuleDestroy {
 
   /**
    * Counts the call on every rule (when all allow it) and refuses with 429 when one does
-   * not. `count: false` only checks: the call is refused if one more would not fit.
+   * not. `count: false` only checks: the call is refused if one more would not fit. With
+   * the memory store it all happens now (nothing is returned, or the 429 is thrown), so the
+   * proxy guard awaits no promise; with Redis it is the store's promise.
    */
-  async check(
+  check(
     rules: readonly AppliedRule[],
     ctx: RequestContext,
     res: ServerResponse,
     count = true,
     /** The rules' `RateLimit-Policy` value, when the caller has it ready. */
     policy?: string,
-  ): Promise<void> {
-    const settings = this.settingsFor(ctx);
-    const store = this.storeFor(settings);
-    let decisions: WindowDecision[];
-    try {
-      decisions = await store.consume(rules, count);
-    } catch (err) {
-      return this.storeFailed(store, settings, err);
-    }
-    this.reachable(store);
-    this.decide(rules, decisions, ctx, res, count, policy);
-  }
-
-  /**
-   * check() for a proxied call (counted), with its `RateLimit-Policy` value when the caller
-   * has it ready. With the memory store it all happens now: nothing is returned, or the
-   * 429 is thrown; with Redis it is check()'s promise.
-   */
-  checkCall(
-    rules: readonly AppliedRule[],
-    ctx: RequestContext,
-    res: ServerResponse,
-    policy?: string,
   ): Promise<void> | undefined {
     const settings = this.settingsFor(ctx);
     const store = this.storeFor(settings);
-    if (store !== this.memory) return this.check(rules, ctx, res, true, policy);
+    if (store !== this.memory) {
+      return store.consume(rules, count).then(
+        (decisions) => this.answered(store, rules, decisions, ctx, res, count, policy),
+        (err: unknown) => this.storeFailed(store, settings, err),
+      );
+    }
     let decisions: WindowDecision[];
     try {
-      decisions = this.memory.consumeNow(rules);
+      decisions = this.memory.consumeNow(rules, count);
     } catch (err) {
       this.storeFailed(store, settings, err);
       return undefined;
     }
-    this.reachable(store);
-    this.decide(rules, decisions, ctx, res, true, policy);
+    this.answered(store, rules, decisions, ctx, res, count, policy);
     return undefined;
   }
 
-  /** The store answered: an outage, if there was one, is over. */
-  private reachable(store: SlidingWindowStorage): void {
+  /** The store answered: the outage (if any) is over; headers, and the 429 if refused. */
+  private answered(
+    store: SlidingWindowStorage,
+    rules: readonly AppliedRule[],
+    decisions: readonly WindowDecision[],
+    ctx: RequestContext,
+    res: ServerResponse,
+    count: boolean,
+    policy: string | undefined,
+  ): void {
     if (this.outage) {
       this.outage = false;
       this.logger.log({ msg: 'rate-limit store reachable again', store: store.kind });
     }
+    this.decide(rules, decisions, ctx, res, count, policy);
   }
 
   /** The store failed: counted, logged once per outage, and `onStoreError` decides. */
