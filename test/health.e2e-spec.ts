@@ -71,6 +71,21 @@ describe('Health endpoints', () => {
       expect(live.received).toHaveLength(0);
     });
 
+    it('a probe does not turn on async hooks for every later call (nestjs-pino middleware unmounted)', async () => {
+      // On Node 20 the first AsyncLocalStorage.run enables an init hook for the life of the
+      // process; nestjs-pino's per-request middleware did that on the first /health probe and
+      // every proxied call after it paid for it. `enabled` is the field Node 20 keeps.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { storage } = require('nestjs-pino/storage') as {
+        storage: { enabled?: boolean; getStore(): unknown };
+      };
+      expect((await get('/health')).status).toBe(200);
+      expect((await get('/api/gateway/status')).status).toBeLessThan(500);
+      expect((await get('/api/live/x')).status).toBe(200);
+      expect(storage.enabled ?? false).toBe(false);
+      expect(storage.getStore()).toBeUndefined();
+    });
+
     it("echoes the client's sane X-Request-ID", async () => {
       const r = await get('/health', { 'X-Request-ID': 'probe-1.a:b_c' });
       expect(r.status).toBe(200);
