@@ -26,6 +26,8 @@ const ROOT = path.join(__dirname, '..', '..');
 const HOST = '127.0.0.1';
 const READY_TIMEOUT_MS = 15_000;
 const OUTPUT_TAIL_LINES = 40;
+/** How long the targets sit after their first answer before the idle RSS is read. */
+const IDLE_SETTLE_MS = 2000;
 
 const TARGETS = ['direct', 'reference', 'gateway'] as const;
 type TargetName = (typeof TARGETS)[number];
@@ -48,6 +50,8 @@ interface Measurement {
   reqPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** The slowest request of the run (wrk: its Latency Max), in ms. */
+  maxMs: number;
   /** Non-2xx answers plus connection errors and timeouts: anything but a clean 2xx. */
   failures: number;
   requests: number;
@@ -288,6 +292,13 @@ function wrkMs(text: string, label: string): number {
   return Number(m[1]) * UNIT_MS[m[2]];
 }
 
+/** wrk's `Latency  avg  stdev  max  +/- stdev` line: the max, in ms. */
+function wrkMaxMs(text: string): number {
+  const m = /^\s*Latency\s+[\d.]+\w+\s+[\d.]+\w+\s+([\d.]+)(us|ms|s|m)\s/m.exec(text);
+  if (!m) throw new Error(`wrk output without a Latency line:\n${text.slice(-2000)}`);
+  return Number(m[1]) * UNIT_MS[m[2]];
+}
+
 /** wrk's `Socket errors: connect 0, read 0, write 0, timeout 12` line, summed (absent: 0). */
 function wrkSocketErrors(text: string): number {
   const line = /^\s*Socket errors:(.*)$/m.exec(text)?.[1] ?? '';
@@ -323,6 +334,7 @@ async function loadWrk(spec: LoadSpec, duration: number): Promise<Measurement> {
     reqPerSec,
     p50Ms: wrkMs(out, '50%'),
     p99Ms: wrkMs(out, '99%'),
+    maxMs: wrkMaxMs(out),
     failures: socketErrors + non2xx,
     requests,
     cpuUsPerReq: 0,
@@ -370,6 +382,7 @@ async function loadH2(spec: LoadSpec, duration: number): Promise<Measurement> {
       reqPerSec: done / duration,
       p50Ms: Math.round(at(0.5) * 10) / 10,
       p99Ms: Math.round(at(0.99) * 10) / 10,
+      maxMs: Math.round((durations.at(-1) ?? 0) * 10) / 10,
       failures: Math.max(failures, Number(m[3]) + Number(m[4]) + Number(m[5])),
       requests: done,
       cpuUsPerReq: 0,
@@ -430,6 +443,7 @@ async function measureWebSocket(
     reqPerSec: latencies.length / duration,
     p50Ms: Math.round(at(0.5) * 10) / 10,
     p99Ms: Math.round(at(0.99) * 10) / 10,
+    maxMs: Math.round((latencies.at(-1) ?? 0) * 10) / 10,
     failures,
     requests: latencies.length,
     cpuUsPerReq: 0,
@@ -535,18 +549,25 @@ function cpuSeconds(pid: number | undefined): number {
 }
 
 /** Peak RSS of a process tree: the sum of each process's own peak (kB). */
-function treePeakRssKb(pid: number | undefined): number | undefined {
+function treePeakRssKb(pid: number | undefined, field: 'VmHWM' | 'VmRSS' = 'VmHWM') {
   if (pid === undefined) return undefined;
   let sum = 0;
-  for (const p of processTree(pid)) sum += peakRssKb(p) ?? 0;
+  for (const p of processTree(pid)) sum += peakRssKb(p, field) ?? 0;
   return sum || undefined;
 }
 
-/** Peak resident set size in kB (Linux only: undefined elsewhere). */
-function peakRssKb(pid: number | undefined): number | undefined {
+/**
+ * Peak resident set size in kB (Linux only: undefined elsewhere); `VmRSS` for the resident
+ * set now.
+ */
+function peakRssKb(
+  pid: number | undefined,
+  field: 'VmHWM' | 'VmRSS' = 'VmHWM',
+): number | undefined {
   if (pid === undefined) return undefined;
   try {
-    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
     return match ? Number(match[1]) : undefined;
   } catch {
     return undefined;
@@ -563,6 +584,7 @@ function row(label: string, target: string, m: Measurement, extra = ''): string 
     fmt(m.reqPerSec).padStart(9),
     fmt(m.p50Ms, 1).padStart(8),
     fmt(m.p99Ms, 1).padStart(8),
+    fmt(m.maxMs, 1).padStart(8),
     fmt(m.failures).padStart(11),
     fmt(m.cpuUsPerReq).padStart(10),
   ]
@@ -648,6 +670,11 @@ async function main(): Promise<void> {
     await waitUntilAnswers(child, plainPort, name === 'direct' ? '/x' : '/bench/x');
   }
 
+  // Idle: every target has answered one call; nothing has loaded them yet.
+  await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
+  const gatewayIdleRssKb = treePeakRssKb(gateway.process.pid, 'VmRSS');
+  const referenceIdleRssKb = peakRssKb(reference.process.pid, 'VmRSS');
+
   const setup =
     `${options.scenario}: gateway LOG_LEVEL ${options.logLevel}${options.nodeOptions ? `, NODE_OPTIONS ${options.nodeOptions}` : ''}, GATEWAY_WORKERS ${options.workers}, ${options.connections} connections, ${options.duration} s per run, ` +
     `${options.rounds} round(s), warm-up ${options.warmup} s`;
@@ -694,6 +721,7 @@ async function main(): Promise<void> {
       reqPerSec: of('reqPerSec'),
       p50Ms: of('p50Ms'),
       p99Ms: of('p99Ms'),
+      maxMs: of('maxMs'),
       failures: of('failures'),
       requests: of('requests'),
       cpuUsPerReq: of('cpuUsPerReq'),
@@ -713,7 +741,7 @@ async function main(): Promise<void> {
   const lines = [
     setup,
     `${'round'.padEnd(7)} ${'target'.padEnd(10)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ` +
-      `${'p99 ms'.padStart(8)} ${'non-2xx+err'.padStart(11)} ${'CPU µs/req'.padStart(10)}`,
+      `${'p99 ms'.padStart(8)} ${'max ms'.padStart(8)} ${'non-2xx+err'.padStart(11)} ${'CPU µs/req'.padStart(10)}`,
   ];
   for (const r of rounds) {
     for (const name of TARGETS) {
@@ -734,6 +762,7 @@ async function main(): Promise<void> {
         ? `gateway: HTTP/2 over TLS (h2load, ${targets.gateway.spec.connections} connections x 10 streams); direct and reference: HTTP/1.1 (wrk)`
         : 'load: wrk (HTTP/1.1, keep-alive)',
     `peak RSS (VmHWM): gateway ${mb(gatewayPeakRssKb)}${options.workers > 1 ? ' (sum over the primary and workers)' : ''}, reference proxy ${mb(referencePeakRssKb)}`,
+    `idle RSS (after the first call, before any load): gateway ${mb(gatewayIdleRssKb)}, reference proxy ${mb(referenceIdleRssKb)}`,
     `CPU per request (median, user+system of the process tree): gateway ${fmt(medians.gateway.cpuUsPerReq)} µs, reference ${fmt(medians.reference.cpuUsPerReq)} µs, backend ${fmt(medians.direct.cpuUsPerReq)} µs` +
       ` → one core at 100% serves about ${fmt(1e6 / Math.max(1, medians.gateway.cpuUsPerReq))} req/s through the gateway`,
   );
@@ -759,6 +788,8 @@ async function main(): Promise<void> {
     median: medians,
     gatewayPeakRssKb: gatewayPeakRssKb ?? null,
     referencePeakRssKb: referencePeakRssKb ?? null,
+    gatewayIdleRssKb: gatewayIdleRssKb ?? null,
+    referenceIdleRssKb: referenceIdleRssKb ?? null,
   };
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   lines.push(`results: ${path.relative(process.cwd(), file)}`);

@@ -28,6 +28,23 @@ describe('MemoryWindowStorage', () => {
   afterEach(() => store.onModuleDestroy());
 
   describe('consume', () => {
+    it('counts a known key in its stored window, rolled in place: no object per call', () => {
+      // A new window object per call outlived the young generation when many keys were in
+      // use (one per client IP) and filled the old one with garbage (bench:soak).
+      const entries = (store as unknown as { entries: { get(k: string): object | undefined } })
+        .entries;
+      const r = rule('ip', 100);
+      store.consumeNow([r]);
+      const first = entries.get('ip');
+      expect(first).toBeDefined();
+      store.consumeNow([r]);
+      now += W; // the next window: rolled, still the same object
+      store.consumeNow([r]);
+      store.consumeNow([r], false);
+      expect(entries.get('ip')).toBe(first);
+      expect(first).toEqual({ index: 1001, previous: 2, current: 1, windowMs: W });
+    });
+
     it('counts remaining down to 0, then refuses', async () => {
       const r = rule('a', 5);
       const got = await calls(r, 6);

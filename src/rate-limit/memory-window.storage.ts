@@ -1,18 +1,21 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 
 import { LruMap } from '../common/lru-map';
-import {
-  describe,
-  fits,
-  roll,
-  type WindowCounts,
-  type WindowDecision,
-  type WindowRule,
-} from './sliding-window';
+import { describe, fits, roll, type WindowDecision, type WindowRule } from './sliding-window';
 import { SlidingWindowStorage } from './sliding-window.storage';
 
-interface Entry extends WindowCounts {
-  readonly windowMs: number;
+/**
+ * One key's window, changed in place on every call. A fresh object per call (the old
+ * `{ ...counts, current: current + 1 }`) lived until the key's next call, so with many
+ * distinct keys (one per client IP) nearly every one outlived the young generation and was
+ * promoted: the old generation filled with dead windows and the heap reached three times its
+ * live size between full collections (`npm run bench:soak`: peak RSS 312 MB, live heap 67).
+ */
+interface Entry {
+  index: number;
+  previous: number;
+  current: number;
+  windowMs: number;
 }
 
 /** How often expired windows are dropped: one timer for the store, never one per hit. */
@@ -73,7 +76,8 @@ export class MemoryWindowStorage extends SlidingWindowStorage implements OnModul
   /** consume() without the promise: the memory store answers at once (the proxy guard). */
   consumeNow(rules: readonly WindowRule[], count = true): WindowDecision[] {
     const now = this.clock();
-    const rolled = rules.map((r) => roll(this.entries.get(r.key), now, r.windowMs));
+    const stored = rules.map((r) => this.rolled(r, now));
+    const rolled = rules.map((r, i) => stored[i] ?? roll(undefined, now, r.windowMs));
     const fitting = rules.every((r, i) => fits(rolled[i], r.limit, now, r.windowMs));
     if (!count) {
       // A look only: nothing stored, not even for a key that is new. A look that refuses
@@ -81,22 +85,44 @@ export class MemoryWindowStorage extends SlidingWindowStorage implements OnModul
       // budget) never reaches a counting call, and must not age out of the store through
       // everyone else's traffic and come back with a fresh budget.
       if (!fitting) {
-        for (const r of rules) {
-          const e = this.entries.get(r.key);
+        rules.forEach((r, i) => {
+          const e = stored[i];
           if (e) this.entries.set(r.key, e);
-        }
+        });
       }
       return rules.map((r, i) => describe(rolled[i], r, now, false, fitting));
     }
     const allowed = fitting;
     return rules.map((r, i) => {
-      let c = rolled[i];
-      if (allowed) c = { ...c, current: c.current + 1 };
-      if (allowed || this.entries.has(r.key)) {
-        if (this.entries.set(r.key, { ...c, windowMs: r.windowMs })) this.evictedCount++;
+      const e = stored[i];
+      if (e) {
+        if (allowed) e.current += 1;
+        this.entries.set(r.key, e); // marks it as used
+        return describe(e, r, now, allowed);
       }
-      return describe(c, r, now, allowed);
+      if (!allowed) return describe(rolled[i], r, now, false);
+      const fresh: Entry = { ...rolled[i], current: 1, windowMs: r.windowMs };
+      if (this.entries.set(r.key, fresh)) this.evictedCount++;
+      return describe(fresh, r, now, true);
     });
+  }
+
+  /** The key's stored window rolled forward to `now` in place, or undefined for a new key. */
+  private rolled(r: WindowRule, now: number): Entry | undefined {
+    const e = this.entries.get(r.key);
+    if (!e) return undefined;
+    const index = Math.floor(now / r.windowMs);
+    if (e.index < index - 1) {
+      e.previous = 0;
+      e.current = 0;
+      e.index = index;
+    } else if (e.index === index - 1) {
+      e.previous = e.current;
+      e.current = 0;
+      e.index = index;
+    }
+    e.windowMs = r.windowMs;
+    return e;
   }
 
   /** Drops every key whose counts have aged out completely. */
